@@ -1,0 +1,68 @@
+# mailfort — the two commands: `make lab` and `make test`. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+DISTROS ?= debian12 debian13
+SCENARIO ?= default
+# Packages the lab needs on the controller (a Debian machine).
+APT_PACKAGES := podman runc debootstrap swaks python3-venv iproute2
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PY_COLORS ?= 0
+export ANSIBLE_FORCE_COLOR ?= 0
+
+.PHONY: help deps apt venv images lab lab-down lint unit molecule test clean
+
+help:
+	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
+	@echo "make lab-down  remove the lab host"
+	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS)"
+	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
+
+deps: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "missing packages:$$missing — run as root or install them" >&2; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+images: apt
+	@for d in $(DISTROS); do lab/build-image.sh $$d; done
+
+lab: deps
+	lab/lab.sh up
+
+lab-down:
+	lab/lab.sh down
+
+lint: venv
+	yamllint --strict .
+	ansible-lint --offline
+
+unit: venv
+	pytest tests/unit
+
+molecule: deps images
+	@for d in $(DISTROS); do \
+	  echo "=== molecule $(SCENARIO) on $$d ==="; \
+	  MOLECULE_DISTRO=$$d molecule test --scenario-name $(SCENARIO); \
+	done
+
+test: lint unit molecule
+
+clean: lab-down
+	rm -rf $(VENV) .cache

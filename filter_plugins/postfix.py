@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: MIT
+"""Filters that turn mailfort's Postfix data into main.cf / master.cf text.
+
+Each filter is documented in a YAML file of the same name beside this one,
+so ``ansible-doc -t filter NAME`` shows it.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+
+_PARAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
+_SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
+_MASTER_FIELDS = ("private", "unpriv", "chroot", "wakeup", "maxproc")
+_MASTER_KEYS = frozenset(("service", "type", "command", "args", "options", "state") + _MASTER_FIELDS)
+
+
+def _scalar(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        if "\n" in value or "\r" in value:
+            raise AnsibleFilterError(f"postfix parameter {name!r}: value must not contain a newline: {value!r}")
+        return value.strip()
+    raise AnsibleFilterError(f"postfix parameter {name!r}: unsupported value type {type(value).__name__}: {value!r}")
+
+
+def postfix_main_cf(params: Mapping) -> str:
+    """Render a mapping of main.cf parameters as main.cf text."""
+    if not isinstance(params, Mapping):
+        raise AnsibleFilterError(f"postfix_main_cf expects a mapping, got {type(params).__name__}")
+    lines = []
+    for name, value in params.items():
+        if not isinstance(name, str) or not _PARAM_NAME.match(name):
+            raise AnsibleFilterError(f"invalid postfix parameter name: {name!r}")
+        if value is None:
+            continue
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            items = [_scalar(name, item) for item in value]
+            if len(items) > 1:
+                lines.append(f"{name} =\n    " + ",\n    ".join(items))
+            else:
+                lines.append(f"{name} = {''.join(items)}")
+        else:
+            lines.append(f"{name} = {_scalar(name, value)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _service_key(entry: Mapping) -> tuple[str, str]:
+    if not isinstance(entry, Mapping):
+        raise AnsibleFilterError(f"master.cf entry must be a mapping, got {entry!r}")
+    unknown = set(entry) - _MASTER_KEYS
+    if unknown:
+        raise AnsibleFilterError(f"master.cf entry {entry.get('service')!r}: unknown keys {sorted(unknown)}")
+    service, stype = entry.get("service"), entry.get("type")
+    if not isinstance(service, str) or not _SERVICE_NAME.match(service):
+        raise AnsibleFilterError(f"master.cf entry has an invalid service name: {service!r}")
+    if stype not in _SERVICE_TYPES:
+        raise AnsibleFilterError(
+            f"master.cf service {service!r}: type must be one of {', '.join(_SERVICE_TYPES)}, got {stype!r}"
+        )
+    if entry.get("state", "present") not in ("present", "absent"):
+        raise AnsibleFilterError(f"master.cf service {service!r}: state must be present or absent")
+    return service, stype
+
+
+def postfix_merge_services(base: Sequence, overrides: Sequence) -> list:
+    """Merge master.cf service lists; later entries update earlier ones with the same service/type."""
+    merged: dict[tuple[str, str], dict] = {}
+    for entry in list(base or []) + list(overrides or []):
+        key = _service_key(entry)
+        if entry.get("state", "present") == "absent":
+            merged.pop(key, None)
+            continue
+        current = merged.get(key, {})
+        options = dict(current.get("options") or {})
+        options.update(entry.get("options") or {})
+        current = {**current, **entry, "options": options}
+        current.pop("state", None)
+        merged[key] = current
+    return list(merged.values())
+
+
+def postfix_master_cf(services: Sequence) -> str:
+    """Render a list of master.cf services as master.cf text."""
+    lines = []
+    for entry in services:
+        service, stype = _service_key(entry)
+        if not entry.get("command"):
+            raise AnsibleFilterError(f"master.cf service {service!r}: command is required")
+        fields = [_scalar(service, entry.get(field, "-")) for field in _MASTER_FIELDS]
+        lines.append(
+            f"{service:<10} {stype:<5} " + " ".join(f"{field:<7}" for field in fields) + f" {entry['command']}"
+        )
+        for name, value in (entry.get("options") or {}).items():
+            if not _PARAM_NAME.match(str(name)):
+                raise AnsibleFilterError(f"master.cf service {service!r}: invalid option name {name!r}")
+            rendered = _scalar(name, value if not isinstance(value, list) else ",".join(map(str, value)))
+            if " " in rendered:
+                raise AnsibleFilterError(
+                    f"master.cf service {service!r}: option {name}={rendered!r} contains a space;"
+                    " define it in main.cf and reference it as $name"
+                )
+            lines.append(f"  -o {name}={rendered}")
+        for arg in entry.get("args") or []:
+            lines.append(f"  {_scalar(service, arg)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def postfix_networks(networks: Sequence, variable: str = "networks") -> list:
+    """Validate a list of CIDRs/addresses and return them in Postfix syntax ([v6]/len)."""
+    if isinstance(networks, str) or not isinstance(networks, Sequence):
+        raise AnsibleFilterError(f"{variable} must be a list of networks, got {networks!r}")
+    result = []
+    for item in networks:
+        text = str(item).strip()
+        bare = re.sub(r"^\[([^\]]+)\]", r"\1", text)
+        try:
+            net = ipaddress.ip_network(bare, strict=True)
+        except ValueError as exc:
+            raise AnsibleFilterError(f"{variable}: {text!r} is not a valid network in CIDR notation ({exc})") from exc
+        if net.version == 6:
+            result.append(f"[{net.network_address}]/{net.prefixlen}")
+        else:
+            result.append(str(net))
+    return result
+
+
+class FilterModule:
+    """Postfix configuration filters."""
+
+    def filters(self):
+        return {
+            "postfix_main_cf": postfix_main_cf,
+            "postfix_master_cf": postfix_master_cf,
+            "postfix_merge_services": postfix_merge_services,
+            "postfix_networks": postfix_networks,
+        }

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: MIT
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+def test_main_cf_renders_scalars_lists_booleans_and_drops_null(filters):
+    text = filters["postfix_main_cf"](
+        {"myhostname": "mx.example.com", "biff": False, "message_size_limit": 10,
+         "mynetworks": ["127.0.0.0/8", "[::1]/128"], "relayhost": None, "mydestination": ["localhost"]}
+    )
+    assert text == (
+        "myhostname = mx.example.com\nbiff = no\nmessage_size_limit = 10\n"
+        "mynetworks =\n    127.0.0.0/8,\n    [::1]/128\nmydestination = localhost\n"
+    )
+
+
+@pytest.mark.parametrize("params, needle", [
+    ({"bad name": "x"}, "'bad name'"),
+    ({"myhostname": "a\nrelayhost = evil"}, "myhostname"),
+    ({"myhostname": {"nested": 1}}, "myhostname"),
+])
+def test_main_cf_rejects_bad_input_naming_it(filters, params, needle):
+    with pytest.raises(AnsibleFilterError, match=needle):
+        filters["postfix_main_cf"](params)
+
+
+names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
+values = st.one_of(st.booleans(), st.integers(0, 10**9),
+                   st.from_regex(r"[!-~][ -~]{0,30}", fullmatch=True).map(str.strip).filter(bool))
+
+
+@given(st.dictionaries(names, values, max_size=20))
+def test_main_cf_round_trips_through_a_parser(params):
+    """Parsing the rendered text the way Postfix does gives back every parameter."""
+    text = __import__("postfix").postfix_main_cf(params)
+    parsed = {}
+    for line in text.splitlines():
+        if line.startswith((" ", "\t")):
+            continue
+        name, _, value = line.partition(" = ")
+        parsed[name] = value
+    expected = {k: ("yes" if v is True else "no" if v is False else str(v)) for k, v in params.items()}
+    assert parsed == expected
+
+
+def test_master_cf_renders_options_and_args(filters):
+    text = filters["postfix_master_cf"]([
+        {"service": "submission", "type": "inet", "private": "n", "chroot": "y", "command": "smtpd",
+         "options": {"syslog_name": "postfix/submission", "smtpd_tls_security_level": "encrypt"}},
+        {"service": "pipe1", "type": "unix", "unpriv": "n", "chroot": "n", "command": "pipe",
+         "args": ["flags=R user=nobody argv=/bin/true"]},
+    ])
+    assert text.splitlines() == [
+        "submission inet  n       -       y       -       -       smtpd",
+        "  -o syslog_name=postfix/submission",
+        "  -o smtpd_tls_security_level=encrypt",
+        "pipe1      unix  -       n       n       -       -       pipe",
+        "  flags=R user=nobody argv=/bin/true",
+    ]
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ({"service": "x", "type": "tcp", "command": "smtpd"}, "type must be one of"),
+    ({"service": "x", "type": "inet"}, "command is required"),
+    ({"service": "x y", "type": "inet", "command": "smtpd"}, "invalid service name"),
+    ({"service": "x", "type": "inet", "command": "smtpd", "options": {"a": "b c"}}, "contains a space"),
+    ({"service": "x", "type": "inet", "command": "smtpd", "opts": {}}, "unknown keys"),
+])
+def test_master_cf_rejects_bad_entries(filters, entry, needle):
+    with pytest.raises(AnsibleFilterError, match=needle):
+        filters["postfix_master_cf"]([entry])
+
+
+def test_merge_services_updates_adds_and_removes(filters):
+    base = [
+        {"service": "smtp", "type": "inet", "command": "smtpd", "options": {"a": "1"}},
+        {"service": "smtp", "type": "unix", "command": "smtp"},
+        {"service": "relay", "type": "unix", "command": "smtp"},
+    ]
+    merged = filters["postfix_merge_services"](base, [
+        {"service": "smtp", "type": "inet", "chroot": "n", "options": {"b": "2"}},
+        {"service": "relay", "type": "unix", "state": "absent"},
+        {"service": "submission", "type": "inet", "command": "smtpd"},
+    ])
+    assert merged == [
+        {"service": "smtp", "type": "inet", "command": "smtpd", "chroot": "n", "options": {"a": "1", "b": "2"}},
+        {"service": "smtp", "type": "unix", "command": "smtp", "options": {}},
+        {"service": "submission", "type": "inet", "command": "smtpd", "options": {}},
+    ]
+
+
+def test_networks_normalises_to_postfix_syntax(filters):
+    assert filters["postfix_networks"](["127.0.0.0/8", "::1/128", "[2001:db8::]/32", "192.0.2.1"]) == [
+        "127.0.0.0/8", "[::1]/128", "[2001:db8::]/32", "192.0.2.1/32"]
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "10.0.0.1/8", "example.com", "2001:db8::/129", ""])
+def test_networks_rejects_bad_cidr_naming_variable(filters, bad):
+    with pytest.raises(AnsibleFilterError, match=r"postfix_mynetworks: .* is not a valid network"):
+        filters["postfix_networks"]([bad], "postfix_mynetworks")
+
+
+def test_networks_rejects_a_bare_string(filters):
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        filters["postfix_networks"]("127.0.0.0/8", "postfix_mynetworks")
+
+
+@given(st.one_of(st.ip_addresses(v=4).map(lambda a: ipaddress.ip_network(f"{a}/{a.max_prefixlen}")),
+                 st.ip_addresses(v=6).map(lambda a: ipaddress.ip_network(f"{a}/{a.max_prefixlen}"))),
+       st.integers(0, 128))
+def test_networks_accepts_every_valid_network(net, prefix):
+    net = net.supernet(new_prefix=min(prefix, net.max_prefixlen))
+    (rendered,) = __import__("postfix").postfix_networks([str(net)])
+    assert ipaddress.ip_network(rendered.replace("[", "").replace("]", "")) == net
