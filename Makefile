@@ -14,13 +14,16 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS ?= 0
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help deps apt venv images lab lab-down lint unit molecule test clean
+INVENTORY ?= inventories/production
+
+.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
 	@echo "make lab-down  remove the lab host"
 	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS)"
 	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
+	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
 
 deps: apt venv
 
@@ -53,8 +56,11 @@ lint: venv
 	yamllint --strict .
 	ansible-lint --offline
 
+JUNIT_DIR := $(CURDIR)/.cache/junit
+
 unit: venv
-	pytest tests/unit
+	mkdir -p $(JUNIT_DIR)
+	pytest tests/unit --junitxml=$(JUNIT_DIR)/unit.xml
 
 molecule: deps images
 	@for d in $(DISTROS); do \
@@ -62,7 +68,15 @@ molecule: deps images
 	  MOLECULE_DISTRO=$$d molecule test --scenario-name $(SCENARIO); \
 	done
 
-test: lint unit molecule
+# Each pytest run leaves a JUnit report; the last line adds them all up.
+test:
+	rm -rf $(JUNIT_DIR)
+	$(MAKE) lint unit molecule
+	python3 tests/summary.py $(JUNIT_DIR)
+
+# The testinfra suite against a real inventory (read-only probes, see README).
+audit: venv
+	pytest tests/infra --hosts='ansible://mailservers' --ansible-inventory=$(INVENTORY) -p no:cacheprovider
 
 clean: lab-down
 	rm -rf $(VENV) .cache
