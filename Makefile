@@ -16,7 +16,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit clean
+.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit mutate clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -60,7 +60,7 @@ JUNIT_DIR := $(CURDIR)/.cache/junit
 
 unit: venv
 	mkdir -p $(JUNIT_DIR)
-	pytest tests/unit --junitxml=$(JUNIT_DIR)/unit.xml
+	pytest tests/unit tests/roles --junitxml=$(JUNIT_DIR)/unit.xml
 
 molecule: deps images
 	@for d in $(DISTROS); do \
@@ -73,6 +73,11 @@ test:
 	rm -rf $(JUNIT_DIR)
 	$(MAKE) lint unit molecule
 	python3 tests/summary.py $(JUNIT_DIR)
+
+# Break the lab server one fault at a time; the tests guarding each fault must fail.
+# (molecule's verify runs the same file on every distro.)
+mutate: venv
+	pytest tests/infra/test_mutations.py --hosts='ansible://mailservers' --ansible-inventory=inventories/lab -p no:cacheprovider -s
 
 # The testinfra suite against a real inventory (read-only probes, see README).
 audit: venv

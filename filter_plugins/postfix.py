@@ -132,6 +132,55 @@ def postfix_networks(networks: Sequence, variable: str = "networks") -> list:
     return result
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LOCAL_PART = re.compile(r"^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$")
+
+
+def _address(value: object, where: str) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    local, _, domain = text.rpartition("@")
+    if not (local and _LOCAL_PART.match(local) and _DOMAIN.match(domain)):
+        raise AnsibleFilterError(f"{where}: {value!r} is not a valid mail address (local@domain.tld)")
+    return text
+
+
+def postfix_domain_names(domains: Sequence, variable: str = "domains") -> list:
+    """Validate a list of DNS domain names; return them lower-cased."""
+    if isinstance(domains, str) or not isinstance(domains, Sequence):
+        raise AnsibleFilterError(f"{variable} must be a list of domain names, got {domains!r}")
+    result = []
+    for item in domains:
+        text = str(item).strip().lower().rstrip(".") if isinstance(item, str) else ""
+        if not _DOMAIN.match(text):
+            raise AnsibleFilterError(f"{variable}: {item!r} is not a valid domain name")
+        result.append(text)
+    return result
+
+
+def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dict:
+    """Map each envelope sender to the logins that own it (smtpd_sender_login_maps)."""
+    if isinstance(accounts, str) or not isinstance(accounts, Sequence):
+        raise AnsibleFilterError(f"{variable} must be a list of accounts, got {type(accounts).__name__}")
+    owners: dict[str, list] = {}
+    seen = set()
+    for index, account in enumerate(accounts):
+        if not isinstance(account, Mapping) or "name" not in account:
+            raise AnsibleFilterError(f"{variable}[{index}] must be a mapping with a name")
+        login = _address(account["name"], f"{variable}[{index}].name")
+        if login in seen:
+            raise AnsibleFilterError(f"{variable}: account {login!r} is listed twice")
+        seen.add(login)
+        senders = account.get("senders", [login])
+        if isinstance(senders, str) or not isinstance(senders, Sequence) or not senders:
+            raise AnsibleFilterError(f"{variable}: account {login!r}: senders must be a non-empty list of addresses")
+        for sender in senders:
+            address = _address(sender, f"{variable}: account {login!r}: senders")
+            owners.setdefault(address, [])
+            if login not in owners[address]:
+                owners[address].append(login)
+    return dict(sorted(owners.items()))
+
+
 class FilterModule:
     """Postfix configuration filters."""
 
@@ -141,4 +190,6 @@ class FilterModule:
             "postfix_master_cf": postfix_master_cf,
             "postfix_merge_services": postfix_merge_services,
             "postfix_networks": postfix_networks,
+            "postfix_domain_names": postfix_domain_names,
+            "postfix_sender_logins": postfix_sender_logins,
         }

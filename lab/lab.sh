@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The local lab: one podman container running systemd, converged by playbooks/site.yml.
+# The local lab: a mail server and a sink/DNS host, podman containers running
+# systemd, converged by playbooks/lab.yml (the lab around playbooks/site.yml).
 #
 # usage: lab/lab.sh up|down|info
 #   MAILFORT_DISTRO=debian12|debian13 (default debian12) picks the base image.
@@ -10,67 +11,90 @@ cd "$(dirname "$0")/.."
 . lab/podman.env
 
 name=mailfort-lab
+sink=mailfort-lab-sink
 network=mailfort-lab
 distro=${MAILFORT_DISTRO:-debian12}
 image=localhost/mailfort-base:$distro
 hostname=mx.lab.test
 
-container_state() { podman container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || true; }
-container_image() { podman container inspect --format '{{.ImageName}}' "$name" 2>/dev/null || true; }
-address() { podman container inspect --format "{{ (index .NetworkSettings.Networks \"$network\").IPAddress }}" "$name"; }
+container_state() { podman container inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true; }
+container_image() { podman container inspect --format '{{.ImageName}}' "$1" 2>/dev/null || true; }
+address() { podman container inspect --format "{{ (index .NetworkSettings.Networks \"$network\").IPAddress }}" "$1"; }
+remove() { podman rm --force --ignore "$1" >/dev/null 2>&1 || podman rm --force "$1" >/dev/null 2>&1 || true; }
 
 wait_for_systemd() {
   local state=""
   for _ in $(seq 1 60); do
-    state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+    state=$(podman exec "$1" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running|degraded) return 0 ;; esac
     sleep 1
   done
-  echo "lab host $name did not finish booting (systemd state: ${state:-unknown})" >&2
-  podman exec "$name" systemctl --failed --no-pager >&2 || true
+  echo "lab host $1 did not finish booting (systemd state: ${state:-unknown})" >&2
+  podman exec "$1" systemctl --failed --no-pager >&2 || true
   return 1
+}
+
+# start CONTAINER HOSTNAME: reuse a running container of the right image, else (re)create it.
+start() {
+  if [ "$(container_state "$1")" = running ] && [ "$(container_image "$1")" = "$image" ]; then
+    echo "lab host $1 is already running"
+  else
+    # A stale container of the same name (stopped, half-removed, other distro) goes first.
+    remove "$1"
+    podman run --detach --name "$1" --hostname "$2" --network "$network" \
+      "${MAILFORT_PODMAN_RUN_OPTS[@]}" "$image" >/dev/null
+  fi
 }
 
 up() {
   lab/build-image.sh "$distro"
   podman network exists "$network" || podman network create "$network" >/dev/null
-  if [ "$(container_state)" = running ] && [ "$(container_image)" = "$image" ]; then
-    echo "lab host $name is already running; converging it again"
-  else
-    # A stale container of the same name (stopped, half-removed, other distro) goes first.
-    podman rm --force --ignore "$name" >/dev/null 2>&1 || podman rm --force "$name" >/dev/null 2>&1 || true
-    podman run --detach --name "$name" --hostname "$hostname" --network "$network" \
-      "${MAILFORT_PODMAN_RUN_OPTS[@]}" "$image" >/dev/null
-  fi
-  wait_for_systemd
-  ansible-playbook -i inventories/lab playbooks/site.yml
+  start "$sink" sink.lab.test
+  start "$name" "$hostname"
+  wait_for_systemd "$sink"
+  wait_for_systemd "$name"
+  ansible-playbook -i inventories/lab playbooks/lab.yml
   info
 }
 
 info() {
   local ip
-  ip=$(address)
+  ip=$(address "$name")
+  # LAB ONLY credentials, from inventories/lab/group_vars/mailservers.yml.
+  local user=alice@lab.test pass=lab-only-Kestrel-7f3k9q ca=.cache/lab-ca/ca.crt
   cat <<INFO
 
-mailfort lab host is up.
-  container : $name ($distro, image $image)
-  address   : $ip   (reachable from this machine)
-  host name : $hostname
-  ports     : 25 (MX)
+mailfort lab is up.
+  mail server : $name ($distro) at $ip, host name $hostname
+  ports       : 25 (MX, no AUTH), 587 (submission, STARTTLS required), 465 (submissions, implicit TLS)
+  lab account : $user / $pass   (LAB ONLY; sends as $user)
+  lab CA      : $ca   (the server's certificate verifies against it)
+  sink        : $sink at $(address "$sink"), the lab's DNS; every outbound message lands in /var/mail/sink/new
 
-Try it:
+Try it (swaks verifies nothing by default; --tls-verify --tls-ca-path checks the certificate):
+  # Authenticated submission on 587 (STARTTLS), delivered to the sink
+  swaks --server $ip --port 587 --tls --tls-verify --tls-ca-path $ca --tls-sni $hostname \\
+        --auth PLAIN --auth-user $user --auth-password '$pass' \\
+        --from $user --to someone@example.net
+  # Authenticated submission on 465 (implicit TLS)
+  swaks --server $ip --port 465 --tls-on-connect --tls-verify --tls-ca-path $ca --tls-sni $hostname \\
+        --auth PLAIN --auth-user $user --auth-password '$pass' \\
+        --from $user --to someone@example.net
   # Relaying is refused (expect: 554 5.7.1 ... Relay access denied)
   swaks --server $ip --port 25 --helo client.example.com \\
         --from someone@example.com --to relaytest@example.invalid --quit-after RCPT
+  # What arrived at the sink
+  podman exec $sink sh -c 'ls -t /var/mail/sink/new | head'
 
-Remove the lab host: make lab-down
+Remove the lab: make lab-down
 INFO
 }
 
 down() {
-  podman rm --force --ignore "$name" >/dev/null 2>&1 || podman rm --force "$name" >/dev/null 2>&1 || true
+  remove "$name"
+  remove "$sink"
   podman network exists "$network" && podman network rm --force "$network" >/dev/null || true
-  echo "lab host $name removed"
+  echo "lab hosts $name and $sink removed"
 }
 
 case "${1:-}" in

@@ -64,3 +64,90 @@ def is_loopback_network(text: str) -> bool:
     if bare.startswith("["):
         bare = bare[1:].replace("]", "", 1)
     return ipaddress.ip_network(bare, strict=False).is_loopback
+
+
+PROJECT_DIR = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+# Port -> how a client starts a session there.
+PORT_MODES = {25: "plain", 587: "starttls", 465: "implicit"}
+
+
+@pytest.fixture(scope="module")
+def server_name(postconf):
+    """The name the server gives in its banner; its certificate must cover it."""
+    return postconf("myhostname")
+
+
+@pytest.fixture(scope="module")
+def foreign_domain(host_vars):
+    """A domain the server must never relay to (RFC 2606; resolves to the lab sink in the lab)."""
+    return host_vars.get("mailfort_test_foreign_domain", "example.invalid")
+
+
+@pytest.fixture(scope="module")
+def ca_file(host_vars):
+    """CA bundle that must verify the server's certificate: inventory, env, lab CA, or system store."""
+    import os
+
+    for candidate in (host_vars.get("mailfort_test_ca_file"), os.environ.get("MAILFORT_CA_FILE"),
+                      str(PROJECT_DIR / ".cache" / "lab-ca" / "ca.crt")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def tls_context(ca_file):
+    """A strict client context: verifies the chain and the host name."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file)
+    return context
+
+
+@pytest.fixture(scope="module")
+def test_accounts(host_vars):
+    """Accounts with usable (literal) passwords: mailfort_test_accounts, else lab mailfort_accounts."""
+    accounts = host_vars.get("mailfort_test_accounts") or host_vars.get("mailfort_accounts") or []
+    usable = [a for a in accounts
+              if isinstance(a.get("password"), str) and "{{" not in a["password"] and "$ANSIBLE_VAULT" not in a["password"]]
+    return usable
+
+
+def _account(accounts, kind):
+    for account in accounts:
+        if account.get("kind", "person") == kind:
+            return account
+    pytest.skip(f"no {kind} account with a test password in the inventory (mailfort_test_accounts)")
+
+
+@pytest.fixture(scope="module")
+def person(test_accounts):
+    return _account(test_accounts, "person")
+
+
+@pytest.fixture(scope="module")
+def application(test_accounts):
+    return _account(test_accounts, "application")
+
+
+@pytest.fixture(scope="module")
+def sink(request):
+    """The lab's mail sink (inventory group 'sinks'), or skip outside the lab."""
+    import testinfra
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    inventory = request.config.option.ansible_inventory
+    if not inventory:
+        pytest.skip("no Ansible inventory, no sink")
+    names = AnsibleRunner(inventory).get_hosts("sinks")
+    if not names:
+        pytest.skip("no sink host in the inventory (group 'sinks'): delivery is not checked")
+    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+
+
+@pytest.fixture(scope="module")
+def lab_only(host_vars):
+    """Tests that change the host run only against lab hosts (mailfort_lab: true)."""
+    if not host_vars.get("mailfort_lab"):
+        pytest.skip("changes the host: runs only in the lab (mailfort_lab: true)")

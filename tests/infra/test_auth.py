@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: MIT
+"""Authentication: never on 25, only after TLS on 587, only with the right password,
+and a login may only use the envelope senders it owns."""
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+import uuid
+
+import pytest
+from conftest import PORT_MODES
+from smtp_probe import connect
+
+SUBMISSION_PORTS = [587, 465]
+
+
+def _session(probe_address, port, tls_context, server_name):
+    return connect(probe_address, port, PORT_MODES[port], tls_context, server_name)
+
+
+def test_port_25_never_offers_auth(probe_address, tls_context, server_name):
+    for mode in ("plain", "starttls"):
+        smtp = connect(probe_address, 25, mode, tls_context, server_name)
+        try:
+            assert not smtp.has_extn("auth"), f"AUTH offered on port 25 ({mode})"
+        finally:
+            smtp.close()
+
+
+def test_587_offers_auth_only_after_starttls(probe_address, tls_context, server_name):
+    smtp = connect(probe_address, 587, "plain", None, server_name)
+    try:
+        assert smtp.has_extn("starttls")
+        assert not smtp.has_extn("auth"), "AUTH offered before STARTTLS on 587"
+        code, text = smtp.docmd("MAIL", "FROM:<antispam@example.com>")
+        assert (code, b"Must issue a STARTTLS command first" in text) == (530, True), (code, text)
+    finally:
+        smtp.close()
+    smtp = connect(probe_address, 587, "starttls", tls_context, server_name)
+    try:
+        mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+        assert {"PLAIN", "LOGIN"} <= set(mechanisms), mechanisms
+    finally:
+        smtp.close()
+
+
+def test_465_refuses_a_plaintext_session(probe_address):
+    with socket.create_connection((probe_address, 465), timeout=10) as raw:
+        raw.settimeout(5)
+        try:
+            banner = raw.recv(512)
+        except socket.timeout:
+            banner = b""
+    assert not banner.startswith(b"220"), f"465 answered in plaintext: {banner!r}"
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_wrong_password_is_refused(port, person, probe_address, tls_context, server_name):
+    smtp = _session(probe_address, port, tls_context, server_name)
+    try:
+        with pytest.raises(smtplib.SMTPAuthenticationError) as error:
+            smtp.login(person["name"], person["password"] + "-wrong")
+        assert error.value.smtp_code == 535, error.value
+    finally:
+        smtp.close()
+
+
+def _send(probe_address, port, tls_context, server_name, account, sender, recipient, token):
+    smtp = _session(probe_address, port, tls_context, server_name)
+    try:
+        smtp.login(account["name"], account["password"])
+        message = (f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: mailfort test {token}\r\n"
+                   f"Message-ID: <{token}@mailfort.test>\r\n\r\nmailfort test message {token}\r\n")
+        return smtp.sendmail(sender, [recipient], message)
+    finally:
+        smtp.close()
+
+
+def _refusal(error: smtplib.SMTPException) -> tuple[int, str]:
+    """Code and text of a refused envelope, whether Postfix said no at MAIL or (delayed) at RCPT."""
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return error.smtp_code, error.smtp_error.decode()
+    (code, text), = error.recipients.values()
+    return code, text.decode()
+
+
+def _wait_for(sink, token, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = sink.run(f"grep -rl -- {token} /var/mail/sink")
+        if found.rc == 0 and found.stdout.strip():
+            return sink.file(found.stdout.split()[0]).content_string
+        time.sleep(2)
+    pytest.fail(f"message {token} did not arrive at the sink within {seconds}s")
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_right_password_sends_and_mail_arrives_at_the_sink(port, person, sink, probe_address, tls_context,
+                                                           server_name, foreign_domain):
+    token = uuid.uuid4().hex
+    refused = _send(probe_address, port, tls_context, server_name, person, person["senders"][0],
+                    f"someone@{foreign_domain}", token)
+    assert refused == {}
+    stored = _wait_for(sink, token)
+    assert f"mailfort test {token}" in stored
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_login_cannot_send_as_an_address_it_does_not_own(port, person, application, probe_address, tls_context,
+                                                         server_name, foreign_domain):
+    foreign_sender = application["senders"][0]
+    with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused)) as error:
+        _send(probe_address, port, tls_context, server_name, person, foreign_sender,
+              f"someone@{foreign_domain}", uuid.uuid4().hex)
+    code, text = _refusal(error.value)
+    assert code == 553 and f"not owned by user {person['name']}" in text, (code, text)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_application_account_sends_only_as_its_own_addresses(port, application, person, probe_address,
+                                                             tls_context, server_name, foreign_domain):
+    assert _send(probe_address, port, tls_context, server_name, application, application["senders"][-1],
+                 f"someone@{foreign_domain}", uuid.uuid4().hex) == {}
+    for not_owned in (person["senders"][0], f"ceo@{person['name'].split('@')[1]}"):
+        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused)) as error:
+            _send(probe_address, port, tls_context, server_name, application, not_owned,
+                  f"someone@{foreign_domain}", uuid.uuid4().hex)
+        code, text = _refusal(error.value)
+        assert code == 553 and f"not owned by user {application['name']}" in text, (not_owned, code, text)

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: MIT
+"""Bad input is refused before any host change, naming the variable; a Postfix
+parameter that fails the check never reaches the running daemon.
+
+These tests run the real playbook against the host with bad extra vars, so they
+only run against lab hosts (mailfort_lab: true).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import subprocess
+
+import pytest
+from conftest import PROJECT_DIR
+
+pytestmark = pytest.mark.usefixtures("lab_only")
+
+
+def _play(request, host_name, tmp_path, extra_vars):
+    """Run playbooks/site.yml against one host with extra vars; return (rc, output)."""
+    inventory = request.config.option.ansible_inventory
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
+    result = subprocess.run(
+        ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}",
+         str(PROJECT_DIR / "playbooks" / "site.yml")],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _recap_changed(output, host_name):
+    match = re.search(rf"^{re.escape(host_name)}\s*:.*changed=(\d+)", output, re.MULTILINE)
+    assert match, f"no play recap for {host_name}:\n{output[-3000:]}"
+    return int(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def host_name(host):
+    return host.backend.host
+
+
+BAD_INPUTS = {
+    "bad domain": ({"mailfort_domains": ["lab.test", "not a domain"]}, "postfix_domains"),
+    "bad CIDR": ({"postfix_mynetworks": ["127.0.0.0/8", "10.0.0.0/33"]}, "postfix_mynetworks"),
+    "unknown TLS source": ({"tls_source": "self-made"}, "tls_source"),
+    "missing cert file": ({"tls_source": "files", "tls_cert_file": "/nonexistent/server.crt",
+                           "tls_key_file": "/nonexistent/server.key"}, "tls_cert_file"),
+    "weak password": ({"mailfort_accounts": [{"name": "weak@lab.test", "password": "password",
+                                              "senders": ["weak@lab.test"]}]}, "weak@lab.test"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_refused_before_any_host_change(case, request, host, host_name, tmp_path):
+    extra_vars, named = BAD_INPUTS[case]
+    before = host.file("/etc/postfix/main.cf").sha256sum
+    rc, output = _play(request, host_name, tmp_path, extra_vars)
+    assert rc != 0, f"{case}: the play succeeded:\n{output[-3000:]}"
+    assert named in output, f"{case}: the failure does not name {named!r}:\n{output[-3000:]}"
+    assert _recap_changed(output, host_name) == 0, f"{case}: the host was changed:\n{output[-3000:]}"
+    assert host.file("/etc/postfix/main.cf").sha256sum == before
+
+
+def test_invalid_postfix_parameter_never_reaches_the_daemon(request, host, host_name, tmp_path, probe_address):
+    before = host.file("/etc/postfix/main.cf").sha256sum
+    rc, output = _play(request, host_name, tmp_path,
+                       {"postfix_main_cf_host": {"smtpd_tls_securty_level": "encrypt", "message_size_limit": "lots"}})
+    assert rc != 0, f"the play accepted an invalid parameter:\n{output[-3000:]}"
+    assert "Check the candidate configuration" in output, output[-3000:]
+    assert host.file("/etc/postfix/main.cf").sha256sum == before
+    assert "smtpd_tls_securty_level" not in host.file("/etc/postfix/main.cf").content_string
+    with smtplib.SMTP(probe_address, 25, timeout=20) as smtp:
+        assert smtp.ehlo("probe.example.com")[0] == 250
+    # Put the staging copy back in step with the live configuration.
+    rc, output = _play(request, host_name, tmp_path, {})
+    assert rc == 0, output[-3000:]

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+"""TLS on the submission ports: 1.2 and 1.3 only, modern suites only, a certificate
+that verifies and covers the server's name."""
+from __future__ import annotations
+
+import ssl
+
+import pytest
+from conftest import PORT_MODES
+from smtp_probe import tls_handshake
+
+SUBMISSION_PORTS = [587, 465]
+WEAK_SUITES = {
+    "RSA key exchange": "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA",
+    "CBC": "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA:DHE-RSA-AES128-SHA256",
+    "anonymous": "ADH-AES128-GCM-SHA256:AECDH-AES128-SHA:ADH-AES256-SHA",
+}
+
+
+def _context(version: ssl.TLSVersion, ciphers: str | None = None) -> ssl.SSLContext:
+    """A client pinned to one protocol version that does not care about the certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    # SECLEVEL=0 so this client really offers TLS 1.0/1.1 and weak suites: the
+    # server, not the client library, has to say no.
+    context.set_ciphers((ciphers or "ALL") + ":@SECLEVEL=0")
+    context.minimum_version = version
+    context.maximum_version = version
+    return context
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1], ids=["TLSv1.0", "TLSv1.1"])
+def test_old_protocols_are_refused(port, version, probe_address, server_name):
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_handshake(probe_address, port, PORT_MODES[port], _context(version), server_name)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3], ids=["TLSv1.2", "TLSv1.3"])
+def test_modern_protocols_are_accepted(port, version, probe_address, server_name):
+    protocol, _ = tls_handshake(probe_address, port, PORT_MODES[port], _context(version), server_name)
+    assert protocol == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+@pytest.mark.parametrize("kind", sorted(WEAK_SUITES))
+def test_weak_tls12_suites_are_refused(port, kind, probe_address, server_name):
+    context = _context(ssl.TLSVersion.TLSv1_2, WEAK_SUITES[kind])
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        tls_handshake(probe_address, port, PORT_MODES[port], context, server_name)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_certificate_verifies_and_matches_the_host_name(port, ca_file, tls_context, probe_address, server_name):
+    if ca_file is None:
+        pytest.skip("no CA file known for this host (mailfort_test_ca_file)")
+    protocol, _ = tls_handshake(probe_address, port, PORT_MODES[port], tls_context, server_name)
+    assert protocol in ("TLSv1.2", "TLSv1.3")
