@@ -7,41 +7,19 @@ only run against lab hosts (mailfort_lab: true).
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import smtplib
-import subprocess
 
 import pytest
-from conftest import PROJECT_DIR
+from conftest import run_site_playbook as _play
 
 pytestmark = pytest.mark.usefixtures("lab_only")
-
-
-def _play(request, host_name, tmp_path, extra_vars):
-    """Run playbooks/site.yml against one host with extra vars; return (rc, output)."""
-    inventory = request.config.option.ansible_inventory
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(extra_vars))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
-    result = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}",
-         str(PROJECT_DIR / "playbooks" / "site.yml")],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
-    return result.returncode, result.stdout + result.stderr
 
 
 def _recap_changed(output, host_name):
     match = re.search(rf"^{re.escape(host_name)}\s*:.*changed=(\d+)", output, re.MULTILINE)
     assert match, f"no play recap for {host_name}:\n{output[-3000:]}"
     return int(match.group(1))
-
-
-@pytest.fixture(scope="module")
-def host_name(host):
-    return host.backend.host
 
 
 BAD_INPUTS = {
