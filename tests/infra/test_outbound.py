@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Outbound through a smarthost: with postfix_relayhost and credentials set, mail
 leaves over TLS with SASL authentication, on 587 (STARTTLS) and 465 (implicit
-TLS) upstream. The lab sink plays the smarthost. Lab only: reconfigures the host."""
+TLS) upstream, and only to a smarthost whose certificate verifies. The lab sink
+plays the smarthost. Lab only: reconfigures the host."""
 from __future__ import annotations
 
+import base64
+import time
 import uuid
 
 import pytest
@@ -21,22 +24,36 @@ def smarthost_user(sink):
     return next(iter(users.items()))
 
 
+SMARTHOST_CA = "/etc/postfix/mailfort/lab-smarthost-ca.pem"
+
+
 @pytest.fixture(scope="module")
-def restore_direct_delivery(request, host_name, tmp_path_factory):
+def smarthost_ca(host, sink):
+    """Trust the sink's self-signed smarthost certificate on the mail server (and nothing else)."""
+    pem = sink.file("/etc/mailfort-sink/cert.pem").content_string
+    encoded = base64.b64encode(pem.encode()).decode()
+    assert host.run(f"echo {encoded} | base64 -d > {SMARTHOST_CA}").rc == 0
+    return SMARTHOST_CA
+
+
+@pytest.fixture(scope="module")
+def restore_direct_delivery(request, host, host_name, tmp_path_factory):
     yield
     rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("restore"), {})
+    host.run(f"rm -f {SMARTHOST_CA}")
     assert rc == 0, output[-3000:]
 
 
 @pytest.mark.parametrize("port", [587, 465])
 def test_mail_leaves_through_the_smarthost_with_tls_and_auth(port, request, host_name, tmp_path, sink,
-                                                            smarthost_user, restore_direct_delivery, person,
-                                                            probe_address, tls_context, server_name):
+                                                            smarthost_user, smarthost_ca, restore_direct_delivery,
+                                                            person, probe_address, tls_context, server_name):
     user, password = smarthost_user
     relayhost = f"[{sink.backend.get_variables().get('lab_sink_hostname', 'sink.lab.test')}]:{port}"
     rc, output = run_site_playbook(request, host_name, tmp_path, {
         "postfix_relayhost": relayhost,
-        "postfix_relayhost_credentials": {"username": user, "password": password}})
+        "postfix_relayhost_credentials": {"username": user, "password": password},
+        "postfix_relayhost_ca_file": smarthost_ca})
     assert rc == 0, output[-3000:]
     token = uuid.uuid4().hex
     assert _send(probe_address, 587, tls_context, server_name, person, person["senders"][0],
@@ -46,3 +63,27 @@ def test_mail_leaves_through_the_smarthost_with_tls_and_auth(port, request, host
     assert headers.get("X-Sink-Port") == str(port), headers
     assert headers.get("X-Sink-TLS") == "yes", headers
     assert headers.get("X-Sink-Auth-Login") == user, headers
+
+
+def test_smarthost_with_an_unverifiable_certificate_gets_nothing(request, host, host_name, tmp_path, sink,
+                                                                 smarthost_user, restore_direct_delivery, person,
+                                                                 probe_address, tls_context, server_name):
+    """Without the sink's certificate as trust anchor, Postfix must keep the mail (and the password)."""
+    user, password = smarthost_user
+    rc, output = run_site_playbook(request, host_name, tmp_path, {
+        "postfix_relayhost": f"[{sink.backend.get_variables().get('lab_sink_hostname', 'sink.lab.test')}]:587",
+        "postfix_relayhost_credentials": {"username": user, "password": password}})
+    assert rc == 0, output[-3000:]
+    token = uuid.uuid4().hex
+    assert _send(probe_address, 587, tls_context, server_name, person, person["senders"][0],
+                 "someone@example.net", token) == {}
+    # The message must be deferred with a certificate problem, and never reach the sink.
+    queue = ""
+    for _ in range(30):
+        queue = host.run("postqueue -j").stdout
+        if "certificate" in queue.lower():
+            break
+        time.sleep(1)
+    assert "certificate" in queue.lower(), f"expected a deferral for the smarthost certificate, queue: {queue}"
+    assert sink.run(f"grep -rl -- {token} /var/mail/sink").stdout.strip() == "", "mail reached an unverified smarthost"
+    host.run("postsuper -d ALL deferred")
