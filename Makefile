@@ -5,9 +5,9 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 DISTROS ?= debian12 debian13
-SCENARIO ?= default
+SCENARIO ?= topology
 # Packages the lab needs on the controller (a Debian machine).
-APT_PACKAGES := podman runc debootstrap swaks python3-venv iproute2
+APT_PACKAGES := podman runc debootstrap swaks libnet-ssleay-perl python3-venv iproute2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -16,7 +16,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit mutate clean
+.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit auth-report mutate clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -24,6 +24,7 @@ help:
 	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS)"
 	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
 	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
+	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
 
 deps: apt venv
 
@@ -82,6 +83,12 @@ mutate: venv
 # The testinfra suite against a real inventory (read-only probes, see README).
 audit: venv
 	pytest tests/infra --hosts='ansible://mailservers' --ansible-inventory=$(INVENTORY) -p no:cacheprovider
+
+# Who failed to log in, from where, and who is banned (read-only).
+SINCE ?= -24h
+auth-report: venv
+	mkdir -p .cache/auth-report
+	ansible-playbook -i $(INVENTORY) playbooks/auth-report.yml -e auth_report_since=$(SINCE)
 
 clean: lab-down
 	rm -rf $(VENV) .cache

@@ -34,23 +34,30 @@ wait_for_systemd() {
   return 1
 }
 
-# start CONTAINER HOSTNAME: reuse a running container of the right image, else (re)create it.
+container_caps() { podman container inspect --format '{{.EffectiveCaps}}' "$1" 2>/dev/null || true; }
+
+# start CONTAINER HOSTNAME [podman options]: reuse a running container of the
+# right image and capabilities, else (re)create it.
 start() {
-  if [ "$(container_state "$1")" = running ] && [ "$(container_image "$1")" = "$image" ]; then
-    echo "lab host $1 is already running"
+  local container=$1 host=$2
+  shift 2
+  if [ "$(container_state "$container")" = running ] && [ "$(container_image "$container")" = "$image" ] \
+     && { [[ " $* " != *" --cap-add=NET_ADMIN "* ]] || [[ "$(container_caps "$container")" == *CAP_NET_ADMIN* ]]; }; then
+    echo "lab host $container is already running"
   else
     # A stale container of the same name (stopped, half-removed, other distro) goes first.
-    remove "$1"
-    podman run --detach --name "$1" --hostname "$2" --network "$network" \
-      "${MAILFORT_PODMAN_RUN_OPTS[@]}" "$image" >/dev/null
+    remove "$container"
+    podman run --detach --name "$container" --hostname "$host" --network "$network" \
+      "${MAILFORT_PODMAN_RUN_OPTS[@]}" "$@" "$image" >/dev/null
   fi
 }
 
 up() {
   lab/build-image.sh "$distro"
-  podman network exists "$network" || podman network create "$network" >/dev/null
+  lab/network.sh "$network" 10.89.70.0/24 fd00:6d66:70::/64
   start "$sink" sink.lab.test
-  start "$name" "$hostname"
+  # The mail server runs its own nftables firewall (roles/firewall).
+  start "$name" "$hostname" --cap-add=NET_ADMIN
   wait_for_systemd "$sink"
   wait_for_systemd "$name"
   ansible-playbook -i inventories/lab playbooks/lab.yml

@@ -15,6 +15,7 @@ import ipaddress
 import json
 
 import pytest
+from lab_hosts import direct
 
 
 def pytest_configure(config):
@@ -22,12 +23,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="module")
+def host(_testinfra_host):
+    """The host under test (lab containers through podman exec, see direct())."""
+    return direct(_testinfra_host)
+
+
+@pytest.fixture(scope="module")
 def host_vars(host):
     """Inventory variables of the host under test (empty for non-Ansible backends)."""
-    try:
-        return host.backend.get_variables()
-    except AttributeError:
-        return {}
+    return host.inventory_vars
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +147,7 @@ def sink(request):
     names = AnsibleRunner(inventory).get_hosts("sinks")
     if not names:
         pytest.skip("no sink host in the inventory (group 'sinks'): delivery is not checked")
-    return testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory)
+    return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))
 
 
 @pytest.fixture(scope="module")
@@ -172,4 +176,5 @@ def run_site_playbook(request, host_name, tmp_path, extra_vars):
 
 @pytest.fixture(scope="module")
 def host_name(host):
-    return host.backend.host
+    """The host's name in the inventory."""
+    return host.inventory_name

@@ -66,9 +66,10 @@ def envelope(smtp: smtplib.SMTP, sender: str, recipient: str) -> tuple[Reply, Re
     return mail, rcpt
 
 
-def probe(address: str, port: int, mode: str, context, server_name: str, sender: str, recipient: str):
+def probe(address: str, port: int, mode: str, context, server_name: str, sender: str, recipient: str,
+          timeout: float = 20):
     """One relay probe on a fresh connection; returns (MAIL reply, RCPT reply, local address)."""
-    smtp = connect(address, port, mode, context, server_name)
+    smtp = connect(address, port, mode, context, server_name, timeout=timeout)
     try:
         local = smtp.sock.getsockname()[0]
         mail, rcpt = envelope(smtp, sender, recipient)
@@ -113,3 +114,123 @@ def tls_handshake(address: str, port: int, mode: str, context: ssl.SSLContext, s
         return smtp.sock.version(), smtp.sock.cipher()[0]
     finally:
         smtp.close()
+
+
+# --- Command line: the same probes run from other hosts (tests/infra/topology) ---
+# The script is copied to a client host and run there with the system python3;
+# it prints JSON, so the test on the controller sees exactly what the client saw.
+
+def failure_kind(err: BaseException) -> str:
+    """A short, stable name for why a session could not be had."""
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return "timeout"
+    if isinstance(err, ConnectionRefusedError):
+        return "refused"
+    if isinstance(err, ConnectionResetError):
+        return "reset"
+    if isinstance(err, ssl.SSLError):
+        return f"tls: {err.reason or err}"
+    if isinstance(err, smtplib.SMTPServerDisconnected):
+        return "disconnected"
+    return f"{type(err).__name__}: {err}"
+
+
+def _context(ca_file):
+    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+
+
+def greet(address: str, port: int, mode: str, context, server_name: str, timeout: float = 8) -> dict:
+    """Connect (TLS first on 465) and return the greeting, or why there was none."""
+    smtp = _ImplicitTLS(server_name, timeout=timeout, context=context) if mode == "implicit" else smtplib.SMTP(timeout=timeout)
+    try:
+        code, text = smtp.connect(address, port)
+        return {"code": code, "text": text.decode(errors="replace"), "local": smtp.sock.getsockname()[0]}
+    except (OSError, smtplib.SMTPException) as err:
+        return {"error": failure_kind(err)}
+    finally:
+        smtp.close()
+
+
+def authenticate(address: str, port: int, mode: str, context, server_name: str, user: str, password: str,
+                 sender: str | None = None, recipient: str | None = None, timeout: float = 8) -> dict:
+    """AUTH PLAIN on a fresh session; with sender and recipient, also send a short message."""
+    import base64
+
+    try:
+        smtp = connect(address, port, mode, context, server_name, timeout=timeout)
+    except (OSError, smtplib.SMTPException) as err:
+        return {"error": failure_kind(err)}
+    try:
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        auth = _reply(smtp.docmd("AUTH", f"PLAIN {token}"))
+        result = {"auth": [auth.code, auth.text], "local": smtp.sock.getsockname()[0]}
+        if auth.code == 235 and sender and recipient:
+            mail, rcpt = envelope(smtp, sender, recipient)
+            result["mail"], result["rcpt"] = [mail.code, mail.text], [rcpt.code, rcpt.text]
+            if rcpt.code == 250:
+                data = _reply(smtp.data(f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: mailfort probe\r\n\r\nprobe\r\n".encode()))
+                result["data"] = [data.code, data.text]
+        return result
+    except (OSError, smtplib.SMTPException) as err:
+        return {"error": failure_kind(err)}
+    finally:
+        smtp.close()
+
+
+def relay_suite(address: str, ports: list[int], context, server_name: str, domain: str,
+                timeout: float = 8) -> list[dict]:
+    """All 16 relay variants on each port, each on its own connection, a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    modes = {25: "plain", 587: "starttls", 465: "implicit"}
+    jobs = [(port, index, sender, recipient) for port in ports
+            for index, (sender, recipient) in enumerate(relay_variants(domain, server_name, address))]
+
+    def run(job):
+        port, index, sender, recipient = job
+        outcome = {"port": port, "variant": index + 1, "sender": sender, "recipient": recipient}
+        try:
+            mail, rcpt, local = probe(address, port, modes[port], context, server_name, sender, recipient, timeout)
+            outcome.update(mail=[mail.code, mail.text], rcpt=[rcpt.code, rcpt.text], local=local)
+        except (OSError, smtplib.SMTPException) as err:
+            outcome["error"] = failure_kind(err)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(run, jobs))
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="mailfort SMTP probes (JSON on stdout)")
+    parser.add_argument("command", choices=["greet", "auth", "relay"])
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--server-name", required=True)
+    parser.add_argument("--ca-file")
+    parser.add_argument("--port", type=int, default=587)
+    parser.add_argument("--ports", default="25,587,465")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    parser.add_argument("--sender")
+    parser.add_argument("--recipient")
+    parser.add_argument("--domain", default="example.invalid")
+    parser.add_argument("--timeout", type=float, default=8)
+    args = parser.parse_args(argv)
+    context = _context(args.ca_file)
+    mode = {25: "plain", 587: "starttls", 465: "implicit"}.get(args.port, "plain")
+    if args.command == "greet":
+        out = greet(args.address, args.port, mode, context, args.server_name, args.timeout)
+    elif args.command == "auth":
+        out = authenticate(args.address, args.port, mode, context, args.server_name, args.user, args.password,
+                           args.sender, args.recipient, args.timeout)
+    else:
+        out = relay_suite(args.address, [int(p) for p in args.ports.split(",")], context, args.server_name,
+                          args.domain, args.timeout)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,7 +58,7 @@ MUTATIONS = {
         ["-P", "submissions/inet/smtpd_tls_wrappermode=no"],
         [("test_auth.py", "465_refuses_a_plaintext_session")]),
     "sender ownership not enforced": (
-        ["-e", "mailfort_submission_sender_restrictions="],
+        ["-e", "mailfort_submission_recipient_restrictions=permit_sasl_authenticated, reject"],
         [("test_auth.py", "does_not_own or only_as_its_own")]),
     "TLS 1.0/1.1 allowed": (
         ["-e", "smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
@@ -67,7 +67,23 @@ MUTATIONS = {
     "weak TLS 1.2 suites allowed": (
         ["-e", "tls_high_cipherlist=ALL:aNULL:@SECLEVEL=0"],
         [("test_tls.py", "weak")]),
+    # Needs client hosts (molecule/topology): the outsider must then get a greeting.
+    "Postfix access lists opened on 587/465": (
+        ["-e", "mailfort_submission_client_restrictions=permit_mynetworks",
+         "mailfort_submissions_client_restrictions=permit_mynetworks"],
+        [("topology/test_access.py", "refused_by_postfix")]),
 }
+
+# Faults that are not Postfix settings: (break command, restore command, guards).
+COMMAND_MUTATIONS = {
+    "firewall table removed": (
+        "nft delete table inet mailfort", "systemctl reload mailfort-firewall",
+        [("topology/test_access.py", "no_answer_from_the_firewall or management_port")]),
+}
+
+# Guards that need the client hosts of the topology lab.
+def _needs_clients(guards):
+    return any(path.startswith("topology/") for path, _ in guards)
 
 
 def _restart(host):
@@ -86,7 +102,7 @@ def _run_guards(request, host, guards):
     for path, expression in guards:
         result = subprocess.run(
             ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit2",
-             f"--hosts=ansible://{host.backend.host}",
+             f"--hosts=ansible://{host.inventory_name}",
              f"--ansible-inventory={request.config.option.ansible_inventory}",
              str(INFRA / path), "-k", expression],
             capture_output=True, text=True, check=False, timeout=600, env=dict(os.environ))
@@ -105,15 +121,40 @@ def saved_postfix_config(host):
     _restart(host)
 
 
+@pytest.fixture(scope="module")
+def has_clients(request):
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    return bool(AnsibleRunner(request.config.option.ansible_inventory).get_hosts("outside_clients"))
+
+
 @pytest.mark.parametrize("fault", list(MUTATIONS))
-def test_guarding_tests_catch_the_fault(fault, request, host, saved_postfix_config):
+def test_guarding_tests_catch_the_fault(fault, request, host, saved_postfix_config, has_clients):
     postconf_args, guards = MUTATIONS[fault]
+    if _needs_clients(guards) and not has_clients:
+        pytest.skip("the guarding tests need the client hosts of the topology lab")
     result = host.run("postconf " + " ".join(f"'{arg}'" for arg in postconf_args))
     assert result.rc == 0, result.stderr
     _restart(host)
     passed_broken, broken = _run_guards(request, host, guards)
     host.run("cp -p /root/main.cf /root/master.cf /etc/postfix/")
     _restart(host)
+    passed_restored, restored = _run_guards(request, host, guards)
+    print(f"\n{fault}\n  broken:   {'; '.join(broken)}\n  restored: {'; '.join(restored)}")
+    assert not passed_broken, f"{fault}: the guarding tests PASSED against the broken server: {broken}"
+    assert passed_restored, f"{fault}: the guarding tests fail on the restored server: {restored}"
+
+
+@pytest.mark.parametrize("fault", list(COMMAND_MUTATIONS))
+def test_guarding_tests_catch_the_command_fault(fault, request, host, has_clients):
+    breaks, restores, guards = COMMAND_MUTATIONS[fault]
+    if _needs_clients(guards) and not has_clients:
+        pytest.skip("the guarding tests need the client hosts of the topology lab")
+    try:
+        host.check_output(breaks)
+        passed_broken, broken = _run_guards(request, host, guards)
+    finally:
+        host.check_output(restores)
     passed_restored, restored = _run_guards(request, host, guards)
     print(f"\n{fault}\n  broken:   {'; '.join(broken)}\n  restored: {'; '.join(restored)}")
     assert not passed_broken, f"{fault}: the guarding tests PASSED against the broken server: {broken}"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("lab_only")
 
 @pytest.fixture(scope="module")
 def smarthost_user(sink):
-    users = sink.backend.get_variables().get("lab_sink_smarthost_users") or {}
+    users = sink.inventory_vars.get("lab_sink_smarthost_users") or {}
     if not users:
         pytest.skip("the sink offers no smarthost accounts (lab_sink_smarthost_users)")
     return next(iter(users.items()))
@@ -49,7 +49,7 @@ def test_mail_leaves_through_the_smarthost_with_tls_and_auth(port, request, host
                                                             smarthost_user, smarthost_ca, restore_direct_delivery,
                                                             person, probe_address, tls_context, server_name):
     user, password = smarthost_user
-    relayhost = f"[{sink.backend.get_variables().get('lab_sink_hostname', 'sink.lab.test')}]:{port}"
+    relayhost = f"[{sink.inventory_vars.get('lab_sink_hostname', 'sink.lab.test')}]:{port}"
     rc, output = run_site_playbook(request, host_name, tmp_path, {
         "postfix_relayhost": relayhost,
         "postfix_relayhost_credentials": {"username": user, "password": password},
@@ -71,7 +71,7 @@ def test_smarthost_with_an_unverifiable_certificate_gets_nothing(request, host, 
     """Without the sink's certificate as trust anchor, Postfix must keep the mail (and the password)."""
     user, password = smarthost_user
     rc, output = run_site_playbook(request, host_name, tmp_path, {
-        "postfix_relayhost": f"[{sink.backend.get_variables().get('lab_sink_hostname', 'sink.lab.test')}]:587",
+        "postfix_relayhost": f"[{sink.inventory_vars.get('lab_sink_hostname', 'sink.lab.test')}]:587",
         "postfix_relayhost_credentials": {"username": user, "password": password}})
     assert rc == 0, output[-3000:]
     token = uuid.uuid4().hex
