@@ -200,12 +200,30 @@ def relay_suite(address: str, ports: list[int], context, server_name: str, domai
         return list(pool.map(run, jobs))
 
 
+def hold(address: str, port: int, count: int, timeout: float = 8) -> list:
+    """Open `count` plain connections one after another and keep them all open; return each greeting."""
+    sessions, greetings = [], []
+    try:
+        for _ in range(count):
+            smtp = smtplib.SMTP(timeout=timeout)
+            try:
+                code, text = smtp.connect(address, port)
+                greetings.append([code, text.decode(errors="replace")])
+            except (OSError, smtplib.SMTPException) as err:
+                greetings.append([0, failure_kind(err)])
+            sessions.append(smtp)
+    finally:
+        for smtp in sessions:
+            smtp.close()
+    return greetings
+
+
 def main(argv=None) -> int:
     import argparse
     import json
 
     parser = argparse.ArgumentParser(description="mailfort SMTP probes (JSON on stdout)")
-    parser.add_argument("command", choices=["greet", "auth", "relay"])
+    parser.add_argument("command", choices=["greet", "auth", "relay", "hold"])
     parser.add_argument("--address", required=True)
     parser.add_argument("--server-name", required=True)
     parser.add_argument("--ca-file")
@@ -217,6 +235,7 @@ def main(argv=None) -> int:
     parser.add_argument("--recipient")
     parser.add_argument("--domain", default="example.invalid")
     parser.add_argument("--timeout", type=float, default=8)
+    parser.add_argument("--count", type=int, default=1)
     args = parser.parse_args(argv)
     context = _context(args.ca_file)
     mode = {25: "plain", 587: "starttls", 465: "implicit"}.get(args.port, "plain")
@@ -225,6 +244,8 @@ def main(argv=None) -> int:
     elif args.command == "auth":
         out = authenticate(args.address, args.port, mode, context, args.server_name, args.user, args.password,
                            args.sender, args.recipient, args.timeout)
+    elif args.command == "hold":
+        out = hold(args.address, args.port, args.count, args.timeout)
     else:
         out = relay_suite(args.address, [int(p) for p in args.ports.split(",")], context, args.server_name,
                           args.domain, args.timeout)

@@ -72,6 +72,9 @@ MUTATIONS = {
         ["-e", "mailfort_submission_client_restrictions=permit_mynetworks",
          "mailfort_submissions_client_restrictions=permit_mynetworks"],
         [("topology/test_access.py", "refused_by_postfix")]),
+    "untrusted clients exempt from the per-client limits": (
+        ["-e", "smtpd_client_event_limit_exceptions=0.0.0.0/0, [::]/0"],
+        [("topology/test_limits.py", "capped")]),
 }
 
 # Faults that are not Postfix settings: (break command, restore command, guards).

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: MIT
+"""Per-client limits (Postfix anvil): an untrusted client is capped, a trusted one is not.
+
+The roaming client opens one connection more than the per-client connection
+count limit allows and keeps them all open: the extra one must be turned away
+with 421 "too many connections". The trusted client, exempt through
+mailfort_trusted_networks, gets every connection it asks for.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def connection_limit(postconf):
+    limit = int(postconf("smtpd_client_connection_count_limit"))
+    if limit == 0:
+        pytest.skip("smtpd_client_connection_count_limit is 0 (no limit)")
+    return limit
+
+
+def test_untrusted_client_is_capped_at_the_connection_limit(roaming, address_of, connection_limit):
+    greetings = roaming.probe("hold", address_of(4), port=25, count=connection_limit + 1)
+    codes = [code for code, _ in greetings]
+    print(f"\n{roaming.name}: {connection_limit + 1} simultaneous connections on 25 -> {codes}")
+    assert codes[:connection_limit] == [220] * connection_limit, greetings
+    assert codes[-1] == 421 and "too many connections" in greetings[-1][1].lower(), greetings[-1]
+
+
+def test_trusted_client_is_exempt(trusted, address_of, connection_limit):
+    greetings = trusted.probe("hold", address_of(4), port=25, count=connection_limit + 2)
+    assert [code for code, _ in greetings] == [220] * (connection_limit + 2), greetings
