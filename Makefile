@@ -64,9 +64,10 @@ unit: venv
 	pytest tests/unit tests/roles --junitxml=$(JUNIT_DIR)/unit.xml
 
 molecule: deps images
-	@for d in $(DISTROS); do \
+	@mutations=1; for d in $(DISTROS); do \
 	  echo "=== molecule $(SCENARIO) on $$d ==="; \
-	  MOLECULE_DISTRO=$$d molecule test --scenario-name $(SCENARIO); \
+	  MAILFORT_MUTATIONS=$$mutations MOLECULE_DISTRO=$$d molecule test --scenario-name $(SCENARIO); \
+	  mutations=0; \
 	done
 
 # Each pytest run leaves a JUnit report; the last line adds them all up.

@@ -11,11 +11,10 @@ from the host's own loopback (which Postfix trusts through mynetworks).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 
 import pytest
-from lab_hosts import direct
+from lab_hosts import PROJECT_DIR, direct
 
 
 def pytest_configure(config):
@@ -61,19 +60,6 @@ def postconf(host):
         return host.check_output(f"postconf -h {name}")
 
     return _get
-
-
-def is_loopback_network(text: str) -> bool:
-    bare = text.strip().strip(",")
-    if bare.startswith("["):
-        bare = bare[1:].replace("]", "", 1)
-    return ipaddress.ip_network(bare, strict=False).is_loopback
-
-
-PROJECT_DIR = __import__("pathlib").Path(__file__).resolve().parents[2]
-
-# Port -> how a client starts a session there.
-PORT_MODES = {25: "plain", 587: "starttls", 465: "implicit"}
 
 
 @pytest.fixture(scope="module")
@@ -155,23 +141,6 @@ def lab_only(host_vars):
     """Tests that change the host run only against lab hosts (mailfort_lab: true)."""
     if not host_vars.get("mailfort_lab"):
         pytest.skip("changes the host: runs only in the lab (mailfort_lab: true)")
-
-
-def run_site_playbook(request, host_name, tmp_path, extra_vars):
-    """Run playbooks/site.yml against one host with extra vars; return (rc, output). Lab only."""
-    import os
-    import subprocess
-
-    inventory = request.config.option.ansible_inventory
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(extra_vars))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
-    result = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}",
-         str(PROJECT_DIR / "playbooks" / "site.yml")],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
-    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")

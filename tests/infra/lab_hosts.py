@@ -1,6 +1,40 @@
 # SPDX-License-Identifier: MIT
-"""Reaching inventory hosts from the tests quickly."""
+"""Helpers shared by the testinfra suite (imported by name: test modules must not
+import "conftest", which is ambiguous once tests/infra/topology has its own)."""
 from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+# Port -> how a client starts a session there.
+PORT_MODES = {25: "plain", 587: "starttls", 465: "implicit"}
+
+
+def is_loopback_network(text: str) -> bool:
+    bare = text.strip().strip(",")
+    if bare.startswith("["):
+        bare = bare[1:].replace("]", "", 1)
+    return ipaddress.ip_network(bare, strict=False).is_loopback
+
+
+def run_site_playbook(request, host_name, tmp_path, extra_vars):
+    """Run playbooks/site.yml against one host with extra vars; return (rc, output). Lab only."""
+    import os
+    import subprocess
+
+    inventory = request.config.option.ansible_inventory
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra_vars))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
+    result = subprocess.run(
+        ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}",
+         str(PROJECT_DIR / "playbooks" / "site.yml")],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    return result.returncode, result.stdout + result.stderr
 
 PODMAN_CONNECTIONS = ("containers.podman.podman", "podman")
 

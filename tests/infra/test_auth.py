@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from conftest import PORT_MODES
+from lab_hosts import PORT_MODES
 from smtp_probe import connect
 
 SUBMISSION_PORTS = [587, 465]

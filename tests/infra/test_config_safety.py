@@ -11,7 +11,7 @@ import re
 import smtplib
 
 import pytest
-from conftest import run_site_playbook as _play
+from lab_hosts import run_site_playbook as _play
 
 pytestmark = pytest.mark.usefixtures("lab_only")
 
@@ -30,6 +30,19 @@ BAD_INPUTS = {
                            "tls_key_file": "/nonexistent/server.key"}, "tls_cert_file"),
     "weak password": ({"mailfort_accounts": [{"name": "weak@lab.test", "password": "password",
                                               "senders": ["weak@lab.test"]}]}, "weak@lab.test"),
+    "malformed CIDR in an access list": (
+        {"mailfort_client_access": {"submission": ["10.89.60.0/33"], "submissions": "any"}},
+        "mailfort_client_access.submission"),
+    "overlapping access list": (
+        {"mailfort_client_access": {"submission": "any", "submissions": ["10.89.60.0/24", "10.89.60.40/32"]}},
+        "mailfort_client_access.submissions"),
+    "empty access list without the explicit choice": (
+        {"mailfort_client_access": {"submission": [], "submissions": "any"}},
+        "mailfort_client_access.submission (port 587) is empty"),
+    "any mixed with networks": (
+        {"mailfort_client_access": {"submission": ["any", "10.89.60.0/24"], "submissions": "any"}},
+        "mixes 'any' with networks"),
+    "firewall without a management port": ({"firewall_management_ports": []}, "firewall_management_ports"),
 }
 
 

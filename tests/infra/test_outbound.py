@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from conftest import run_site_playbook
+from lab_hosts import run_site_playbook
 from test_auth import _send, _wait_for
 
 pytestmark = pytest.mark.usefixtures("lab_only")

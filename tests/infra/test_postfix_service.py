@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import smtplib
 
-from conftest import is_loopback_network
+from lab_hosts import is_loopback_network
 
 
 def test_postfix_is_running_and_enabled(host):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from conftest import PORT_MODES
+from lab_hosts import PORT_MODES
 from smtp_probe import probe, relay_variants
 
 VARIANT_IDS = [f"v{i:02d}" for i in range(1, 17)]

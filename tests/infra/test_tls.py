@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from conftest import PORT_MODES
+from lab_hosts import PORT_MODES
 from smtp_probe import tls_handshake
 
 SUBMISSION_PORTS = [587, 465]

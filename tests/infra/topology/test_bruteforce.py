@@ -38,9 +38,7 @@ def _auth_report(request, host_name, tmp_path):
     import os
     import subprocess
 
-    from pathlib import Path
-
-    PROJECT_DIR = Path(__file__).resolve().parents[3]
+    from lab_hosts import PROJECT_DIR
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
     result = subprocess.run(
