@@ -95,6 +95,14 @@ Try it (swaks verifies nothing by default; --tls-verify --tls-ca-path checks the
 
 Remove the lab: make lab-down
 INFO
+  # The DNS records the lab domains would need (roles/dns_records); this lab has
+  # no nameserver, so they are only written to the zone fragments.
+  local zone
+  for zone in ".cache/zones/$name"/*.zone; do
+    [ -e "$zone" ] || continue
+    printf '\nDNS records to publish (%s):\n' "$zone"
+    grep -v '^;' "$zone"
+  done
 }
 
 down() {
