@@ -131,7 +131,8 @@ def failure_kind(err: BaseException) -> str:
     if isinstance(err, ssl.SSLError):
         return f"tls: {err.reason or err}"
     if isinstance(err, smtplib.SMTPServerDisconnected):
-        return "disconnected"
+        # smtplib turns a read timeout into "Connection unexpectedly closed: timed out".
+        return "timeout" if "timed out" in str(err) else "disconnected"
     return f"{type(err).__name__}: {err}"
 
 
@@ -159,7 +160,7 @@ def authenticate(address: str, port: int, mode: str, context, server_name: str, 
     try:
         smtp = connect(address, port, mode, context, server_name, timeout=timeout)
     except (OSError, smtplib.SMTPException) as err:
-        return {"error": failure_kind(err)}
+        return {"error": failure_kind(err), "stage": "connect"}
     try:
         token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         auth = _reply(smtp.docmd("AUTH", f"PLAIN {token}"))
@@ -172,7 +173,7 @@ def authenticate(address: str, port: int, mode: str, context, server_name: str, 
                 result["data"] = [data.code, data.text]
         return result
     except (OSError, smtplib.SMTPException) as err:
-        return {"error": failure_kind(err)}
+        return {"error": failure_kind(err), "stage": "session"}
     finally:
         smtp.close()
 
