@@ -20,6 +20,10 @@ _POSTFIX_FAILURE = re.compile(
 _DOVECOT_FAILURE = re.compile(
     r"auth(?:-worker)?(?:\(\d+\))?: (?:Info: )?[\w-]+\((?P<user>[^,()]*),(?P<ip>[0-9A-Fa-f:.]+)(?:,[^)]*)?\)"
     r"(?:<[^>]*>)?: (?P<reason>Password mismatch|unknown user|invalid credentials)")
+# Dovecot 2.4: auth(user,192.0.2.7,sasl:plain): passwd-file: Password mismatch
+_DOVECOT24_FAILURE = re.compile(
+    r"auth(?:-worker)?\((?P<user>[^,()]*),(?P<ip>[0-9A-Fa-f:.]+)(?:,[^)]*)?\)(?:<[^>]*>)?: [\w-]+: "
+    r"(?P<reason>Password mismatch|unknown user|invalid credentials)")
 _EVENT = re.compile(r"(\{\"event\":\"auth_request_finished\".*\})\s*$")
 
 
@@ -42,7 +46,7 @@ def mailfort_auth_report(lines: object, jail_status: dict | None = None) -> dict
             smtp_by_client[match["ip"]] += 1
             if match["user"]:
                 smtp_by_user[match["user"].lower()] += 1
-        elif match := _DOVECOT_FAILURE.search(line):
+        elif match := _DOVECOT_FAILURE.search(line) or _DOVECOT24_FAILURE.search(line):
             check_by_user[match["user"].lower()] += 1
             check_by_client[match["ip"]] += 1
         elif match := _EVENT.search(line):

@@ -52,3 +52,13 @@ def test_banned_addresses_from_fail2ban_status(filters):
               "   `- Banned IP list:\t10.89.60.50 fd00:6d66:60::50\n")
     report = filters["mailfort_auth_report"]([], {"postfix-sasl": status, "dovecot": "`- Banned IP list:\t"})
     assert report["banned"] == {"postfix-sasl": ["10.89.60.50", "fd00:6d66:60::50"], "dovecot": []}
+
+
+def test_dovecot_24_failure_lines(filters):
+    lines = [
+        "mx dovecot[7954]: auth(alice@lab.test,10.89.60.50,sasl:plain): passwd-file: Password mismatch",
+        "mx dovecot[7954]: auth(Bob@lab.test,fd00:6d66:60::50,sasl:plain): passwd-file: unknown user",
+    ]
+    report = filters["mailfort_auth_report"](lines)
+    assert report["failures_by_user"] == {"alice@lab.test": 1, "bob@lab.test": 1}
+    assert report["failures_by_client"] == {"10.89.60.50": 1, "fd00:6d66:60::50": 1}
