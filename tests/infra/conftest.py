@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from lab_hosts import PROJECT_DIR, direct
+from lab_hosts import PROJECT_DIR, direct, group_host
 
 
 def pytest_configure(config):
@@ -124,16 +124,7 @@ def application(test_accounts):
 @pytest.fixture(scope="module")
 def sink(request):
     """The lab's mail sink (inventory group 'sinks'), or skip outside the lab."""
-    import testinfra
-    from testinfra.utils.ansible_runner import AnsibleRunner
-
-    inventory = request.config.option.ansible_inventory
-    if not inventory:
-        pytest.skip("no Ansible inventory, no sink")
-    names = AnsibleRunner(inventory).get_hosts("sinks")
-    if not names:
-        pytest.skip("no sink host in the inventory (group 'sinks'): delivery is not checked")
-    return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))
+    return group_host(request, "sinks", "no sink, delivery is not checked")
 
 
 @pytest.fixture(scope="module")

@@ -60,3 +60,18 @@ def direct(inventory_host):
     chosen.inventory_vars = variables
     chosen.inventory_name = getattr(backend, "host", None) or backend.get_hostname()
     return chosen
+
+
+def group_host(request, group: str, missing: str):
+    """The first host of an inventory group, reached directly; skip (saying `missing`) without one."""
+    import pytest
+    import testinfra
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    inventory = request.config.option.ansible_inventory
+    if not inventory:
+        pytest.skip(f"no Ansible inventory: {missing}")
+    names = AnsibleRunner(inventory).get_hosts(group)
+    if not names:
+        pytest.skip(f"no host in group {group}: {missing}")
+    return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))

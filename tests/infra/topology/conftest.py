@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from lab_hosts import direct
+from lab_hosts import group_host
 
 PROBE_SCRIPT = Path(__file__).resolve().parents[1] / "smtp_probe.py"
 REMOTE_SCRIPT = "/tmp/mailfort_smtp_probe.py"
@@ -54,16 +54,7 @@ class Client:
 
 
 def _group_host(request, group):
-    import testinfra
-    from testinfra.utils.ansible_runner import AnsibleRunner
-
-    inventory = request.config.option.ansible_inventory
-    if not inventory:
-        pytest.skip("no Ansible inventory, no client hosts")
-    names = AnsibleRunner(inventory).get_hosts(group)
-    if not names:
-        pytest.skip(f"no client host in group {group}: source-address tests need the topology lab")
-    return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))
+    return group_host(request, group, "source-address tests need the client hosts of the topology lab")
 
 
 @pytest.fixture(scope="module")

@@ -17,29 +17,18 @@ import re
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from lab_hosts import direct
+from lab_hosts import PROJECT_DIR, group_host
 
 pytestmark = pytest.mark.network
 
-PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def nameserver(request):
     """The lab BIND (first host of group nameservers) as a testinfra host."""
-    import testinfra
-    from testinfra.utils.ansible_runner import AnsibleRunner
-
-    inventory = request.config.option.ansible_inventory
-    if not inventory:
-        pytest.skip("no Ansible inventory, no lab nameserver")
-    names = AnsibleRunner(inventory).get_hosts("nameservers")
-    if not names:
-        pytest.skip("no lab nameserver (group nameservers): DNS-based checks need the topology lab")
-    return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))
+    return group_host(request, "nameservers", "DNS-based checks need the lab nameserver of the topology lab")
 
 
 @pytest.fixture(scope="module")
