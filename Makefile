@@ -16,12 +16,13 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit molecule test audit auth-report mutate clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
 	@echo "make lab-down  remove the lab host"
-	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS)"
+	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS), side by side (what CI runs)"
+	@echo "make check     the quicker tier: lint + unit tests + molecule on debian12 only"
 	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
 	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
@@ -63,23 +64,51 @@ unit: venv
 	mkdir -p $(JUNIT_DIR)
 	pytest tests/unit tests/roles --junitxml=$(JUNIT_DIR)/unit.xml
 
-molecule: deps images
-	@mutations=1; for d in $(DISTROS); do \
-	  echo "=== molecule $(SCENARIO) on $$d ==="; \
-	  MAILFORT_MUTATIONS=$$mutations MOLECULE_DISTRO=$$d molecule test --scenario-name $(SCENARIO); \
-	  mutations=0; \
-	done
+# Labs converged side by side share one lab CA: create it first.
+LAB_CA := .cache/lab-ca/ca.crt
+lab-ca: $(LAB_CA)
+$(LAB_CA): | venv
+	ansible-playbook playbooks/lab-ca.yml
 
-# Each pytest run leaves a JUnit report; the last line adds them all up.
+# One lab per distro (tests/lab-run.sh: every step timed, destroy always). The
+# mutation proofs run on the first distro only: they are about the tests.
+FIRST_DISTRO := $(firstword $(DISTROS))
+lab-test-%: deps $(LAB_CA)
+	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) SCENARIO=$(SCENARIO) tests/lab-run.sh $*
+
+molecule: $(addprefix lab-test-,$(DISTROS))
+
+TIMING_DIR := $(CURDIR)/.cache/timings
+# Budget: the summary fails above this many minutes (CI's hard limit is 90).
+CI_BUDGET_MINUTES ?= 30
+
+# lint, unit and one lab per distro run at the same time (-j): each lab spends
+# most of its time waiting on its containers. --output-sync prints each job's
+# output whole when it ends. The summary reads every report, checks that none is
+# missing, that no test vanished into a skip (tests/expected-skips.txt) and
+# prints the timing table; it decides, together with make's own status.
 test:
-	rm -rf $(JUNIT_DIR)
-	$(MAKE) lint unit molecule
-	python3 tests/summary.py $(JUNIT_DIR)
+	rm -rf $(JUNIT_DIR) $(TIMING_DIR)
+	mkdir -p $(JUNIT_DIR) $(TIMING_DIR)
+	echo "$${MAILFORT_CI_STARTED:-$$(date +%s)}" >$(TIMING_DIR)/started
+	tests/timed.sh setup $(MAKE) --no-print-directory deps lab-ca
+	status=0; $(MAKE) --no-print-directory -j 4 --output-sync=target --keep-going \
+	  timed-lint timed-unit $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
+	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
+	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
+	exit $$status
+
+# The quicker tier for local work: the same, on one distro.
+check:
+	$(MAKE) --no-print-directory test DISTROS=debian12
+
+timed-%:
+	tests/timed.sh $* $(MAKE) --no-print-directory $*
 
 # Break the lab server one fault at a time; the tests guarding each fault must fail.
-# (molecule's verify runs the same file on every distro.)
+# (`make test` runs it in its own step after verify, on the first distro.)
 mutate: venv
-	pytest tests/infra/test_mutations.py --hosts='ansible://mailservers' --ansible-inventory=inventories/lab -p no:cacheprovider -s
+	pytest tests/infra/mutation_proofs.py --hosts='ansible://mailservers' --ansible-inventory=inventories/lab -p no:cacheprovider -s
 
 # The testinfra suite against a real inventory (read-only probes, see README).
 audit: venv

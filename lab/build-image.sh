@@ -56,6 +56,18 @@ for unit in systemd-remount-fs.service systemd-udevd.service systemd-udev-trigge
             getty.target console-getty.service; do
   ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
 done
+# LAB ONLY: give up on a stopping unit after 5 s instead of 90. On hosts with a
+# hybrid cgroup v1 layout (the CI machines) systemd in a container never hears
+# that a stopped unit's cgroup is empty, so `systemctl restart dovecot` waited
+# out the whole default timeout although Dovecot had exited. systemd logs
+# "State 'stop-sigterm' timed out" each time this fires; tests/lab-run.sh
+# prints those lines per lab host before it removes the lab. Product units are
+# untouched: this is the lab image's manager default only.
+mkdir -p "$rootfs/etc/systemd/system.conf.d"
+cat >"$rootfs/etc/systemd/system.conf.d/mailfort-lab.conf" <<'CONF'
+[Manager]
+DefaultTimeoutStopSec=5s
+CONF
 chroot "$rootfs" apt-get clean
 
 tar -C "$rootfs" --numeric-owner -cf "$work/rootfs.tar" .

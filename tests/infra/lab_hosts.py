@@ -20,8 +20,23 @@ def is_loopback_network(text: str) -> bool:
     return ipaddress.ip_network(bare, strict=False).is_loopback
 
 
-def run_site_playbook(request, host_name, tmp_path, extra_vars):
-    """Run playbooks/site.yml against one host with extra vars; return (rc, output). Lab only."""
+def global_addresses(host) -> dict:
+    """A host's first global address per IP version, as the host itself reports them: {4: ..., 6: ...}."""
+    found = {}
+    for iface in json.loads(host.check_output("ip -json address show scope global")):
+        for addr in iface.get("addr_info", []):
+            family = {"inet": 4, "inet6": 6}.get(addr.get("family"))
+            if family and family not in found:
+                found[family] = addr["local"]
+    return found
+
+
+def run_site_playbook(request, host_name, tmp_path, extra_vars, tags=()):
+    """Run playbooks/site.yml against one host with extra vars; return (rc, output). Lab only.
+
+    `tags` limits the run to some roles (e.g. ["postfix"]); the input checks of
+    every role (the first play, tagged always) run in any case.
+    """
     import os
     import subprocess
 
@@ -30,11 +45,13 @@ def run_site_playbook(request, host_name, tmp_path, extra_vars):
     vars_file.write_text(json.dumps(extra_vars))
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
-    result = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}",
-         str(PROJECT_DIR / "playbooks" / "site.yml")],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+    command = ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}"]
+    if tags:
+        command += ["--tags", ",".join(tags)]
+    result = subprocess.run(command + [str(PROJECT_DIR / "playbooks" / "site.yml")],
+                            env=env, capture_output=True, text=True, timeout=600, check=False)
     return result.returncode, result.stdout + result.stderr
+
 
 PODMAN_CONNECTIONS = ("containers.podman.podman", "podman")
 
@@ -71,7 +88,8 @@ def group_host(request, group: str, missing: str):
     inventory = request.config.option.ansible_inventory
     if not inventory:
         pytest.skip(f"no Ansible inventory: {missing}")
-    names = AnsibleRunner(inventory).get_hosts(group)
+    # get_runner() parses the inventory once per process (ansible-inventory is slow).
+    names = AnsibleRunner.get_runner(inventory).get_hosts(group)
     if not names:
         pytest.skip(f"no host in group {group}: {missing}")
     return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))

@@ -30,6 +30,23 @@ def _reply(pair) -> Reply:
     return Reply(code, text.decode(errors="replace") if isinstance(text, bytes) else str(text))
 
 
+class ConnectTimeout(TimeoutError):
+    """The TCP connection itself was never answered (a firewall drop), as opposed
+    to a connection that was accepted and then stayed silent (no banner)."""
+
+
+def _tcp_connect(host, port, timeout):
+    try:
+        return socket.create_connection((host, port), timeout)
+    except (socket.timeout, TimeoutError) as err:
+        raise ConnectTimeout(f"no answer to the TCP connection to {host}:{port} within {timeout}s") from err
+
+
+class _SMTP(smtplib.SMTP):
+    def _get_socket(self, host, port, timeout):
+        return _tcp_connect(host, port, timeout)
+
+
 class _ImplicitTLS(smtplib.SMTP_SSL):
     """SMTP over implicit TLS whose certificate check uses the server's name, not the address dialled."""
 
@@ -38,7 +55,7 @@ class _ImplicitTLS(smtplib.SMTP_SSL):
         super().__init__(**kwargs)
 
     def _get_socket(self, host, port, timeout):
-        raw = socket.create_connection((host, port), timeout)
+        raw = _tcp_connect(host, port, timeout)
         return self.context.wrap_socket(raw, server_hostname=self._server_name)
 
 
@@ -49,7 +66,7 @@ def connect(address: str, port: int, mode: str, context: ssl.SSLContext | None, 
         smtp = _ImplicitTLS(server_name, timeout=timeout, context=context or ssl.create_default_context())
         smtp.connect(address, port)
     else:
-        smtp = smtplib.SMTP(timeout=timeout)
+        smtp = _SMTP(timeout=timeout)
         smtp.connect(address, port)
         smtp._host = server_name  # STARTTLS checks the certificate against this name
     smtp.ehlo(HELO)
@@ -121,7 +138,13 @@ def tls_handshake(address: str, port: int, mode: str, context: ssl.SSLContext, s
 # it prints JSON, so the test on the controller sees exactly what the client saw.
 
 def failure_kind(err: BaseException) -> str:
-    """A short, stable name for why a session could not be had."""
+    """A short, stable name for why a session could not be had.
+
+    "connect-timeout": the TCP connection was never answered (what a firewall
+    drop looks like); "timeout": connected, then no reply in time (a banner or
+    command timeout) - never evidence of a drop."""
+    if isinstance(err, ConnectTimeout):
+        return "connect-timeout"
     if isinstance(err, (socket.timeout, TimeoutError)):
         return "timeout"
     if isinstance(err, ConnectionRefusedError):
@@ -142,7 +165,7 @@ def _context(ca_file):
 
 def greet(address: str, port: int, mode: str, context, server_name: str, timeout: float = 8) -> dict:
     """Connect (TLS first on 465) and return the greeting, or why there was none."""
-    smtp = _ImplicitTLS(server_name, timeout=timeout, context=context) if mode == "implicit" else smtplib.SMTP(timeout=timeout)
+    smtp = _ImplicitTLS(server_name, timeout=timeout, context=context) if mode == "implicit" else _SMTP(timeout=timeout)
     try:
         code, text = smtp.connect(address, port)
         return {"code": code, "text": text.decode(errors="replace"), "local": smtp.sock.getsockname()[0]}
@@ -150,6 +173,22 @@ def greet(address: str, port: int, mode: str, context, server_name: str, timeout
         return {"error": failure_kind(err)}
     finally:
         smtp.close()
+
+
+def greet_all(addresses: list[str], ports: list[int], context, server_name: str, timeout: float = 8) -> list[dict]:
+    """greet() every address on every port at the same time (drops time out together, not one by one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    modes = {25: "plain", 587: "starttls", 465: "implicit"}
+    jobs = [(address, port) for address in addresses for port in ports]
+
+    def run(job):
+        address, port = job
+        return {"address": address, "port": port,
+                **greet(address, port, modes.get(port, "plain"), context, server_name, timeout)}
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(run, jobs))
 
 
 def authenticate(address: str, port: int, mode: str, context, server_name: str, user: str, password: str,
@@ -179,8 +218,9 @@ def authenticate(address: str, port: int, mode: str, context, server_name: str, 
 
 
 def relay_suite(address: str, ports: list[int], context, server_name: str, domain: str,
-                timeout: float = 8) -> list[dict]:
-    """All 16 relay variants on each port, each on its own connection, a few at a time."""
+                timeout: float = 8, workers: int = 8) -> list[dict]:
+    """All 16 relay variants on each port, each on its own connection, `workers` at a time
+    (at most 8 where the server answers: the per-client connection limit is 10)."""
     from concurrent.futures import ThreadPoolExecutor
 
     modes = {25: "plain", 587: "starttls", 465: "implicit"}
@@ -197,7 +237,7 @@ def relay_suite(address: str, ports: list[int], context, server_name: str, domai
             outcome["error"] = failure_kind(err)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run, jobs))
 
 
@@ -206,7 +246,7 @@ def hold(address: str, port: int, count: int, timeout: float = 8) -> list:
     sessions, greetings = [], []
     try:
         for _ in range(count):
-            smtp = smtplib.SMTP(timeout=timeout)
+            smtp = _SMTP(timeout=timeout)
             try:
                 code, text = smtp.connect(address, port)
                 greetings.append([code, text.decode(errors="replace")])
@@ -224,8 +264,8 @@ def main(argv=None) -> int:
     import json
 
     parser = argparse.ArgumentParser(description="mailfort SMTP probes (JSON on stdout)")
-    parser.add_argument("command", choices=["greet", "auth", "relay", "hold"])
-    parser.add_argument("--address", required=True)
+    parser.add_argument("command", choices=["greet", "greet-all", "auth", "relay", "hold"])
+    parser.add_argument("--address", required=True, help="comma-separated for greet-all")
     parser.add_argument("--server-name", required=True)
     parser.add_argument("--ca-file")
     parser.add_argument("--port", type=int, default=587)
@@ -237,11 +277,15 @@ def main(argv=None) -> int:
     parser.add_argument("--domain", default="example.invalid")
     parser.add_argument("--timeout", type=float, default=8)
     parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args(argv)
     context = _context(args.ca_file)
     mode = {25: "plain", 587: "starttls", 465: "implicit"}.get(args.port, "plain")
     if args.command == "greet":
         out = greet(args.address, args.port, mode, context, args.server_name, args.timeout)
+    elif args.command == "greet-all":
+        out = greet_all(args.address.split(","), [int(p) for p in args.ports.split(",")], context,
+                        args.server_name, args.timeout)
     elif args.command == "auth":
         out = authenticate(args.address, args.port, mode, context, args.server_name, args.user, args.password,
                            args.sender, args.recipient, args.timeout)
@@ -249,7 +293,7 @@ def main(argv=None) -> int:
         out = hold(args.address, args.port, args.count, args.timeout)
     else:
         out = relay_suite(args.address, [int(p) for p in args.ports.split(",")], context, args.server_name,
-                          args.domain, args.timeout)
+                          args.domain, args.timeout, args.workers)
     print(json.dumps(out))
     return 0
 

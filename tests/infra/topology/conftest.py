@@ -4,7 +4,8 @@
 The inventory names the client hosts by group: trusted_clients (inside the
 access lists and the trusted networks), roaming_clients (inside the access
 lists, not trusted) and outside_clients (in no list). Each carries its fixed
-addresses as lab_ipv4 / lab_ipv6. Without such hosts these tests are skipped.
+addresses in the lab network (read from the host itself). Without such hosts
+these tests are skipped.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from lab_hosts import group_host
+from lab_hosts import global_addresses, group_host
 
 PROBE_SCRIPT = Path(__file__).resolve().parents[1] / "smtp_probe.py"
 REMOTE_SCRIPT = "/tmp/mailfort_smtp_probe.py"
@@ -28,7 +29,7 @@ class Client:
         self.host = host
         self.kind = kind
         self.name = host.inventory_name
-        self.addresses = {4: host.inventory_vars.get("lab_ipv4"), 6: host.inventory_vars.get("lab_ipv6")}
+        self.addresses = global_addresses(host)
         self.server_name = server_name
         self._install(ca_file)
 
@@ -75,13 +76,7 @@ def outsider(request, ca_file, server_name):
 @pytest.fixture(scope="module")
 def server_addresses(host):
     """The mail server's global addresses by IP version: {4: ..., 6: ...}."""
-    found = {}
-    for iface in json.loads(host.check_output("ip -json address show scope global")):
-        for addr in iface.get("addr_info", []):
-            family = {"inet": 4, "inet6": 6}.get(addr.get("family"))
-            if family and family not in found:
-                found[family] = addr["local"]
-    return found
+    return global_addresses(host)
 
 
 @pytest.fixture(scope="module")

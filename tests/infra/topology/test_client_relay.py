@@ -26,7 +26,13 @@ def _check_refused_by_relay_policy(outcome):
 def test_relay_suite_from_another_host(request, host_vars, who, family, address_of, foreign_domain):
     client = request.getfixturevalue(who)
     firewall = host_vars.get("firewall_enabled", True)
-    outcomes = client.probe("relay", address_of(family), domain=foreign_domain, timeout=6)
+    if who == "outsider" and firewall:
+        # 587/465 are dropped: all 32 probes wait out their connect timeouts together.
+        outcomes = (client.probe("relay", address_of(family), domain=foreign_domain, timeout=6, ports="25")
+                    + client.probe("relay", address_of(family), domain=foreign_domain, timeout=6, ports="587,465",
+                                   workers=32))
+    else:
+        outcomes = client.probe("relay", address_of(family), domain=foreign_domain, timeout=6)
     assert len(outcomes) == 48
     if who == "outsider" and not firewall:
         # Without the firewall, Postfix's greeting is the refusal: check it once per port.
@@ -36,7 +42,8 @@ def test_relay_suite_from_another_host(request, host_vars, who, family, address_
     refused = 0
     for outcome in outcomes:
         if who == "outsider" and outcome["port"] in (587, 465) and firewall:
-            assert outcome.get("error") == "timeout", f"outsider port {outcome['port']}: {outcome} (expected a silent drop)"
+            assert outcome.get("error") == "connect-timeout", (
+                f"outsider port {outcome['port']}: {outcome} (expected a silent drop)")
         elif who == "outsider" and outcome["port"] == 587:
             # After the 554 greeting Postfix answers EHLO with 503, so STARTTLS is never offered.
             assert str(outcome.get("error", "")).startswith("SMTPNotSupportedError"), outcome

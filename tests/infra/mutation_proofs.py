@@ -1,0 +1,260 @@
+# SPDX-License-Identifier: MIT
+"""The negative tests can fail: break the server one fault at a time, run the
+tests that guard against that fault and require EVERY one of them to fail,
+then restore the configuration; at the end, the guarding tests of all faults
+run once against the restored server and must all pass.
+
+Each mutation edits the live Postfix configuration with postconf and reloads
+Postfix; the original main.cf/master.cf go back afterwards, whatever happens,
+and must be byte for byte the saved ones. Postfix must be running, with no
+daemon crashing, for the whole broken run: a guard that fails because smtpd
+died proves nothing. Results are read per test from JUnit reports.
+Lab hosts only (mailfort_lab: true). Not named test_*: verify and audit runs
+leave it out; `make test` runs it in its own step after verify
+(tests/lab-run.sh), on the first distro, and `make mutate` against `make lab`.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from lab_hosts import PROJECT_DIR
+
+pytestmark = pytest.mark.usefixtures("lab_only")
+
+INFRA = PROJECT_DIR / "tests" / "infra"
+
+# fault -> (postconf arguments, [(test file, -k expression), ...])
+MUTATIONS = {
+    "mynetworks opened to the world": (
+        ["-e", "mynetworks=0.0.0.0/0"],
+        [("test_relay.py", "v01 and 25"), ("test_postfix_service.py", "mynetworks")]),
+    # A bare "permit" makes smtpd refuse to start (Postfix's own safety net), which
+    # fails the tests for the wrong reason; this really opens the relay.
+    "relay open to every client on 25": (
+        ["-e", "smtpd_relay_restrictions=permit_mynetworks, check_client_access static:OK, reject_unauth_destination"],
+        [("test_relay.py", "25")]),
+    # A temporary answer from a DNS check before the relay decision is not a refusal.
+    "4xx from a DNS check hides the relay decision": (
+        ["-e", "smtpd_helo_restrictions=reject_unknown_helo_hostname"],
+        [("test_relay.py", "v02 and 25")]),
+    "unauthenticated relay on 587/465": (
+        ["-e", "mailfort_submission_relay_restrictions=permit"],
+        [("test_relay.py", "587 or 465")]),
+    "unknown recipients in our domains accepted": (
+        ["-e", "virtual_mailbox_maps=static:OK"],
+        [("test_inbound.py", "unknown_user or without_mailbox")]),
+    "local delivery broken": (
+        ["-e", "virtual_transport=error:mailbox delivery disabled"],
+        [("test_inbound.py", "delivered_into_maildir")]),
+    "AUTH offered on port 25": (
+        ["-e", "smtpd_sasl_auth_enable=yes"],
+        [("test_auth.py", "port_25")]),
+    # With smtpd_tls_security_level=encrypt, smtpd_tls_auth_only=no alone changes
+    # nothing observable on 587 (both keep AUTH behind STARTTLS): break each layer.
+    "587 accepts MAIL before STARTTLS": (
+        ["-P", "submission/inet/smtpd_tls_security_level=may"],
+        [("test_auth.py", "587_offers_auth_only_after_starttls")]),
+    "587 offers AUTH without TLS": (
+        ["-P", "submission/inet/smtpd_tls_security_level=may", "submission/inet/smtpd_tls_auth_only=no"],
+        [("test_auth.py", "587_offers_auth_only_after_starttls")]),
+    "465 without implicit TLS": (
+        ["-P", "submissions/inet/smtpd_tls_wrappermode=no"],
+        [("test_auth.py", "465_refuses_a_plaintext_session")]),
+    "sender ownership not enforced": (
+        ["-e", "mailfort_submission_recipient_restrictions=permit_sasl_authenticated, reject"],
+        [("test_auth.py", "does_not_own or only_as_its_own")]),
+    "TLS 1.0/1.1 allowed": (
+        ["-e", "smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
+         "tls_high_cipherlist=ALL:@SECLEVEL=0"],
+        [("test_tls.py", "old_protocols")]),
+    "weak TLS 1.2 suites allowed": (
+        ["-e", "tls_high_cipherlist=ALL:aNULL:@SECLEVEL=0"],
+        [("test_tls.py", "weak")]),
+    # Needs client hosts (molecule/topology): the outsider must then get a greeting.
+    "Postfix access lists opened on 587/465": (
+        ["-e", "mailfort_submission_client_restrictions=permit_mynetworks",
+         "mailfort_submissions_client_restrictions=permit_mynetworks"],
+        [("topology/test_access.py", "refused_by_postfix")]),
+    "untrusted clients exempt from the per-client limits": (
+        ["-e", "smtpd_client_event_limit_exceptions=0.0.0.0/0, [::]/0"],
+        [("topology/test_limits.py", "capped")]),
+}
+
+# Faults that are not Postfix settings: (break command, restore command, guards).
+COMMAND_MUTATIONS = {
+    "firewall table removed": (
+        "nft delete table inet mailfort", "systemctl reload mailfort-firewall",
+        [("topology/test_access.py", "no_answer_from_the_firewall or management_port")]),
+}
+
+# Guards that need the client hosts of the topology lab.
+def _needs_clients(guards):
+    return any(path.startswith("topology/") for path, _ in guards)
+
+
+CONFIG_FILES = ("/etc/postfix/main.cf", "/etc/postfix/master.cf")
+# What Postfix logs when one of its daemons dies or the master gives up on it.
+DAEMON_TROUBLE = r"postfix/.*(fatal:|panic:|exit status|throttling)"
+
+
+def _reload(host):
+    """Put the current configuration into effect and wait until Postfix is up."""
+    host.run("postfix reload")
+    for _ in range(30):
+        if host.run("postfix status").rc == 0:
+            return
+        time.sleep(1)
+
+
+def _restart(host):
+    """Restart (not reload): a smtpd that failed to start leaves master throttling for a minute."""
+    host.run("systemctl restart postfix")
+    for _ in range(30):
+        if host.run("postfix status").rc == 0:
+            break
+        time.sleep(1)
+    time.sleep(1)
+
+
+def _selection(guards):
+    """Guards as pytest arguments: the files, and one -k expression that selects, in
+    each file, exactly what its own expression selects there."""
+    files = sorted({path for path, _ in guards})
+    by_file = {}
+    for path, expression in guards:
+        by_file.setdefault(path, []).append(f"({expression})")
+    module = lambda path: path.rsplit("/", 1)[-1][:-3]  # noqa: E731 - test_access.py -> test_access
+    expression = " or ".join(f"({module(path)} and ({' or '.join(exprs)}))" for path, exprs in by_file.items())
+    return [str(INFRA / path) for path in files], expression
+
+
+def _run_guards(request, host, guards, report):
+    """Run the guarding tests against this host; return {test id: outcome} from the JUnit report."""
+    files, expression = _selection(guards)
+    result = subprocess.run(
+        ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit2",
+         f"--junitxml={report}", f"--hosts=ansible://{host.inventory_name}",
+         f"--ansible-inventory={request.config.option.ansible_inventory}", *files, "-k", expression],
+        capture_output=True, text=True, check=False, timeout=900, env=dict(os.environ))
+    assert result.returncode in (0, 1) and report.exists(), (
+        f"pytest could not run the guards:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        test_id = f"{case.get('classname')}::{case.get('name')}"
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes[test_id] = kinds[0] if kinds else "passed"
+    assert outcomes, f"no guarding test was selected by {expression!r}:\n{result.stdout[-2000:]}"
+    return outcomes
+
+
+def _check_all_failed(fault, outcomes):
+    not_failed = {test: outcome for test, outcome in outcomes.items() if outcome != "failure"}
+    assert not not_failed, f"{fault}: these guarding tests did not fail against the broken server: {not_failed}"
+
+
+def _host_clock(host):
+    return host.check_output("date +%s")
+
+
+def _daemon_trouble(host, since):
+    return host.run(f"journalctl --no-pager --since @{since} | grep -E '{DAEMON_TROUBLE}'").stdout.strip()
+
+
+def _check_postfix_ran_throughout(fault, host, since):
+    assert host.run("postfix status").rc == 0, f"{fault}: Postfix is not running after the broken run"
+    trouble = _daemon_trouble(host, since)
+    assert not trouble, f"{fault}: a Postfix daemon died during the broken run, which proves nothing:\n{trouble}"
+
+
+@pytest.fixture(scope="module")
+def original_config(host):
+    """Checksums of the live configuration; it is saved and put back after the proofs, whatever happens."""
+    host.run("cp -p /etc/postfix/main.cf /etc/postfix/master.cf /root/")
+    sums = {path: host.file(path).sha256sum for path in CONFIG_FILES}
+    yield sums
+    host.run("cp -p /root/main.cf /root/master.cf /etc/postfix/")
+    _restart(host)
+
+
+def _restore(fault, host, original_config, since):
+    host.run("cp -p /root/main.cf /root/master.cf /etc/postfix/")
+    # A reload suffices unless a daemon died (then master throttles it: restart).
+    if _daemon_trouble(host, since):
+        _restart(host)
+    else:
+        _reload(host)
+    for path, checksum in original_config.items():
+        assert host.file(path).sha256sum == checksum, f"{fault}: {path} was not restored"
+    assert host.run("postfix status").rc == 0, f"{fault}: Postfix did not come back after the restore"
+
+
+@pytest.fixture(scope="module")
+def has_clients(request):
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    return bool(AnsibleRunner.get_runner(request.config.option.ansible_inventory).get_hosts("outside_clients"))
+
+
+# fault -> the guarding tests that failed under it (the restored run checks them all).
+CAUGHT: dict = {}
+
+
+@pytest.mark.parametrize("fault", list(MUTATIONS))
+def test_guarding_tests_catch_the_fault(fault, request, host, original_config, has_clients, tmp_path):
+    postconf_args, guards = MUTATIONS[fault]
+    if _needs_clients(guards) and not has_clients:
+        pytest.skip("the guarding tests need the client hosts of the topology lab")
+    try:
+        result = host.run("postconf " + " ".join(f"'{arg}'" for arg in postconf_args))
+        assert result.rc == 0, result.stderr
+        since = _host_clock(host)
+        _reload(host)
+        assert host.run("postfix status").rc == 0, f"{fault}: Postfix does not run with the fault"
+        outcomes = _run_guards(request, host, guards, tmp_path / "broken.xml")
+        _check_postfix_ran_throughout(fault, host, since)
+    finally:
+        _restore(fault, host, original_config, since)
+    print(f"\n{fault}\n  broken: {len(outcomes)} guarding tests, "
+          f"{sum(o == 'failure' for o in outcomes.values())} failed")
+    _check_all_failed(fault, outcomes)
+    CAUGHT[fault] = (guards, set(outcomes))
+
+
+@pytest.mark.parametrize("fault", list(COMMAND_MUTATIONS))
+def test_guarding_tests_catch_the_command_fault(fault, request, host, original_config, has_clients, tmp_path):
+    breaks, restores, guards = COMMAND_MUTATIONS[fault]
+    if _needs_clients(guards) and not has_clients:
+        pytest.skip("the guarding tests need the client hosts of the topology lab")
+    since = _host_clock(host)
+    try:
+        host.check_output(breaks)
+        outcomes = _run_guards(request, host, guards, tmp_path / "broken.xml")
+        _check_postfix_ran_throughout(fault, host, since)
+    finally:
+        host.check_output(restores)
+    print(f"\n{fault}\n  broken: {len(outcomes)} guarding tests, "
+          f"{sum(o == 'failure' for o in outcomes.values())} failed")
+    _check_all_failed(fault, outcomes)
+    CAUGHT[fault] = (guards, set(outcomes))
+
+
+def test_guarding_tests_pass_on_the_restored_server(request, host, original_config, tmp_path):
+    """One run of every guarding test of every fault above, against the restored server."""
+    if not CAUGHT:
+        pytest.skip("no fault was proven in this run (run the whole file)")
+    for path, checksum in original_config.items():
+        assert host.file(path).sha256sum == checksum, f"{path} differs from the saved configuration"
+    guards = [guard for fault_guards, _ in CAUGHT.values() for guard in fault_guards]
+    outcomes = _run_guards(request, host, guards, tmp_path / "restored.xml")
+    for fault, (_, tests) in CAUGHT.items():
+        missing = tests - set(outcomes)
+        assert not missing, f"{fault}: guarding tests not selected by the restored run: {missing}"
+        bad = {test: outcomes[test] for test in tests if outcomes[test] != "passed"}
+        assert not bad, f"{fault}: guarding tests do not pass on the restored server: {bad}"
+        print(f"{fault}\n  restored: {len(tests)} guarding tests passed")
+    others = {test: outcome for test, outcome in outcomes.items() if outcome != "passed"}
+    assert not others, f"tests selected by the restored run do not pass: {others}"

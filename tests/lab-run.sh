@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# One molecule scenario on one distribution, step by step, each step timed.
+#
+# usage: tests/lab-run.sh DISTRO        (SCENARIO=topology|default, MAILFORT_MUTATIONS=0|1)
+#
+# Steps: image, create (stale lab removed, syntax, create, prepare), converge,
+# idempotence, check, verify, mutations (MAILFORT_MUTATIONS=1), destroy. A
+# failed step skips the rest but never the destroy. Each step's wall time goes
+# to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the table).
+# Several distributions can run at once: each gets its own molecule state
+# directory, container names and subnet (molecule/topology/molecule.yml).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+distro=${1:?usage: $0 debian12|debian13}
+scenario=${SCENARIO:-topology}
+case "$distro" in
+  debian12) net=60 ;;
+  debian13) net=61 ;;
+  *) echo "unknown distro '$distro' (want debian12 or debian13)" >&2; exit 2 ;;
+esac
+export MOLECULE_DISTRO=$distro
+export MAILFORT_TOPO_NET=${MAILFORT_TOPO_NET:-$net}
+export MOLECULE_EPHEMERAL_DIRECTORY=$PWD/.cache/molecule/$scenario-$distro
+# Only this scenario: molecule would otherwise load every scenario into that directory.
+export MOLECULE_GLOB=molecule/$scenario/molecule.yml
+# Per-task times in every playbook run, and the slowest tasks at its end.
+export ANSIBLE_CALLBACKS_ENABLED=${ANSIBLE_CALLBACKS_ENABLED:-ansible.posix.profile_tasks}
+timings=.cache/timings/$scenario-$distro.tsv
+mkdir -p .cache/timings .cache/junit "$MOLECULE_EPHEMERAL_DIRECTORY"
+: >"$timings"
+
+failed=""
+# step NAME COMMAND...: run and time one step (tests/timed.sh), unless an earlier one failed.
+step() {
+  if [ -n "$failed" ]; then
+    printf '%s\t%s\t\tskipped\n' "$scenario-$distro" "$1" >>"$timings"
+    return 0
+  fi
+  echo "=== $scenario/$distro: $1 ==="
+  TIMING_GROUP="$scenario-$distro" tests/timed.sh "$@" || failed=$1
+}
+
+molecule_() { molecule "$1" --scenario-name "$scenario"; }
+
+create() {
+  molecule_ destroy && molecule_ syntax && molecule_ create
+}
+
+# The mutation proofs break this lab's server on purpose, one fault at a time.
+mutations() {
+  pytest tests/infra/mutation_proofs.py -v -s -p no:cacheprovider \
+    --hosts=ansible://mailservers --ansible-inventory="$MOLECULE_EPHEMERAL_DIRECTORY/inventory" \
+    --junitxml=".cache/junit/mutations-$distro.xml"
+}
+
+# The lab image lets systemd give up on a stopping unit after a few seconds
+# (lab/build-image.sh); say so whenever that fired, per host.
+stop_timeouts() {
+  local container lines
+  for container in $(podman ps --format '{{.Names}}' --filter "name=^mailfort-$distro-"); do
+    lines=$(podman exec "$container" journalctl --no-pager -o short-monotonic 2>/dev/null \
+            | grep -E "State '(stop-sigterm|final-sigterm)' timed out" || true)
+    if [ -n "$lines" ]; then
+      echo "lab stop timeout fired on $container ($(wc -l <<<"$lines") times):"
+      sed 's/^/  /' <<<"$lines"
+    fi
+  done
+  return 0
+}
+
+# timed.sh runs each step in a new shell: it needs these.
+export -f molecule_ create mutations
+export scenario distro
+
+step image lab/build-image.sh "$distro"
+step create create
+step converge molecule_ converge
+step idempotence molecule_ idempotence
+step check molecule_ check
+step verify molecule_ verify
+if [ "${MAILFORT_MUTATIONS:-0}" = 1 ]; then
+  step mutations mutations
+fi
+stop_timeouts
+failed_before_destroy=$failed
+failed=""
+step destroy molecule_ destroy
+if [ -n "$failed_before_destroy" ] || [ -n "$failed" ]; then
+  echo "=== $scenario/$distro FAILED at: ${failed_before_destroy:-$failed} ===" >&2
+  exit 1
+fi
+echo "=== $scenario/$distro passed ==="
