@@ -39,14 +39,15 @@ apt:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+$(VENV)/.installed: requirements.txt | apt
+	tests/timed.sh venv sh -c 'python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --upgrade pip \
+	  && $(VENV)/bin/pip install -q -r requirements.txt'
 	touch $@
 
-images: apt
-	@for d in $(DISTROS); do lab/build-image.sh $$d; done
+# Base images (lab/build-image.sh rebuilds one only when its recipe changed).
+images: $(addprefix image-,$(DISTROS))
+image-%: apt
+	tests/timed.sh "image $*" lab/build-image.sh $*
 
 lab: deps
 	lab/lab.sh up
@@ -71,10 +72,13 @@ $(LAB_CA): | venv
 	ansible-playbook playbooks/lab-ca.yml
 
 # One lab per distro (tests/lab-run.sh: every step timed, destroy always). The
-# mutation proofs run on the first distro only: they are about the tests.
+# mutation proofs run on the first distro only: they are about the tests. That
+# lab is the longest job, so it runs at normal priority and the other labs at a
+# lower one (nice), where they wait for the CPU when both need it.
 FIRST_DISTRO := $(firstword $(DISTROS))
-lab-test-%: deps $(LAB_CA)
-	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) SCENARIO=$(SCENARIO) tests/lab-run.sh $*
+lab-test-%: venv image-% $(LAB_CA)
+	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) SCENARIO=$(SCENARIO) \
+	  nice -n $(if $(filter $*,$(FIRST_DISTRO)),0,5) tests/lab-run.sh $*
 
 molecule: $(addprefix lab-test-,$(DISTROS))
 
@@ -82,17 +86,19 @@ TIMING_DIR := $(CURDIR)/.cache/timings
 # Budget: the summary fails above this many minutes (CI's hard limit is 90).
 CI_BUDGET_MINUTES ?= 30
 
-# lint, unit and one lab per distro run at the same time (-j): each lab spends
-# most of its time waiting on its containers. --output-sync prints each job's
-# output whole when it ends. The summary reads every report, checks that none is
-# missing, that no test vanished into a skip (tests/expected-skips.txt) and
-# prints the timing table; it decides, together with make's own status.
+# After the apt packages: the virtualenv, the base images, lint, unit and one
+# lab per distro, each as soon as what it needs is there, side by side (-j):
+# the labs spend most of their time waiting on their containers. The output of
+# each job is printed whole when it ends (--output-sync). The summary reads
+# every report, checks that none is missing, that no test vanished into a skip
+# (tests/expected-skips.txt) and prints the timing table; it decides, together
+# with make's own status.
 test:
 	rm -rf $(JUNIT_DIR) $(TIMING_DIR)
 	mkdir -p $(JUNIT_DIR) $(TIMING_DIR)
 	echo "$${MAILFORT_CI_STARTED:-$$(date +%s)}" >$(TIMING_DIR)/started
-	tests/timed.sh setup $(MAKE) --no-print-directory deps lab-ca
-	status=0; $(MAKE) --no-print-directory -j 4 --output-sync=target --keep-going \
+	tests/timed.sh apt $(MAKE) --no-print-directory apt
+	status=0; $(MAKE) --no-print-directory -j 6 --output-sync=target --keep-going \
 	  timed-lint timed-unit $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
 	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
 	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
@@ -102,8 +108,9 @@ test:
 check:
 	$(MAKE) --no-print-directory test DISTROS=debian12
 
-timed-%:
-	tests/timed.sh $* $(MAKE) --no-print-directory $*
+# lint and unit tests only need CPU: they take what the labs leave (nice).
+timed-%: venv
+	nice -n 10 tests/timed.sh $* $(MAKE) --no-print-directory $*
 
 # Break the lab server one fault at a time; the tests guarding each fault must fail.
 # (`make test` runs it in its own step after verify, on the first distro.)
