@@ -47,6 +47,9 @@ MUTATIONS = {
     "unknown recipients in our domains accepted": (
         ["-e", "virtual_mailbox_maps=static:OK"],
         [("test_inbound.py", "unknown_user or without_mailbox")]),
+    "unknown recipients of our domains accepted on 587/465": (
+        ["-e", "mailfort_submission_recipient_restrictions=reject_sender_login_mismatch, permit_sasl_authenticated, reject"],
+        [("test_auth.py", "unknown_recipient")]),
     "local delivery broken": (
         ["-e", "virtual_transport=error:mailbox delivery disabled"],
         [("test_inbound.py", "delivered_into_maildir")]),
@@ -71,6 +74,9 @@ MUTATIONS = {
         ["-e", "smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
          "tls_high_cipherlist=ALL:@SECLEVEL=0"],
         [("test_tls.py", "old_protocols")]),
+    "key exchange groups beyond Mozilla intermediate": (
+        ["-e", "tls_eecdh_auto_curves=X25519 X448 prime256v1 secp384r1 secp521r1"],
+        [("test_tls.py", "off_list_key_exchange")]),
     "weak TLS 1.2 suites allowed": (
         ["-e", "tls_high_cipherlist=ALL:aNULL:@SECLEVEL=0"],
         [("test_tls.py", "weak")]),

@@ -128,3 +128,16 @@ def test_application_account_sends_only_as_its_own_addresses(port, application, 
                   f"someone@{foreign_domain}", uuid.uuid4().hex)
         code, text = _refusal(error.value)
         assert code == 553 and f"not owned by user {application['name']}" in text, (not_owned, code, text)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_unknown_recipient_in_our_domain_is_refused_at_rcpt(port, person, probe_address, tls_context, server_name):
+    """An authenticated client gets the same 550 at RCPT as port 25 gives, instead of a bounce later
+    (10,000 such messages would be 10,000 bounces in the sender's mailbox)."""
+    domain = person["name"].split("@")[1]
+    recipient = f"no-such-user-{uuid.uuid4().hex[:8]}@{domain}"
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as error:
+        _send(probe_address, port, tls_context, server_name, person, person["senders"][0], recipient,
+              uuid.uuid4().hex)
+    code, text = _refusal(error.value)
+    assert code == 550 and "User unknown" in text, (port, code, text)

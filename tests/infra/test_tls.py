@@ -58,3 +58,44 @@ def test_certificate_verifies_and_matches_the_host_name(port, ca_file, tls_conte
         pytest.skip("no CA file known for this host (mailfort_test_ca_file)")
     protocol, _ = tls_handshake(probe_address, port, PORT_MODES[port], tls_context, server_name)
     assert protocol in ("TLSv1.2", "TLSv1.3")
+
+
+# Key exchange groups: Mozilla "intermediate" allows X25519, prime256v1 and
+# secp384r1; an outside scanner reports a server that also agrees to X448 or
+# secp521r1 as non-compliant. The client (openssl s_client) offers one group
+# only, so the server must use that group or nothing.
+ALLOWED_GROUPS = ["X25519", "prime256v1", "secp384r1"]
+REFUSED_GROUPS = ["X448", "secp521r1"]
+
+
+def _key_exchange(address, port, server_name, group, version):
+    """(handshake completed, the server's temp key line) for a client that offers only `group`."""
+    import subprocess
+
+    target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    command = ["openssl", "s_client", "-connect", target, "-servername", server_name, "-groups", group,
+               f"-{version}", "-no_ign_eof"] + (["-starttls", "smtp"] if PORT_MODES[port] == "starttls" else [])
+    result = subprocess.run(command, input="QUIT\n", capture_output=True, text=True, timeout=30, check=False)
+    temp_key = next((line.split(":", 1)[1].strip() for line in result.stdout.splitlines()
+                     if line.strip().startswith(("Server Temp Key:", "Peer Temp Key:"))), "")
+    completed = result.returncode == 0 and "Cipher is (NONE)" not in result.stdout and bool(temp_key)
+    return completed, temp_key
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+@pytest.mark.parametrize("group", ALLOWED_GROUPS)
+def test_intermediate_key_exchange_groups_are_used(port, group, probe_address, server_name):
+    completed, temp_key = _key_exchange(probe_address, port, server_name, group, "tls1_3")
+    assert completed and group in temp_key, f"{port}: TLS 1.3 offering only {group}: {temp_key or 'no handshake'}"
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+@pytest.mark.parametrize("group", REFUSED_GROUPS)
+@pytest.mark.parametrize("version", ["tls1_3", "tls1_2"])
+def test_off_list_key_exchange_groups_are_refused(port, group, version, probe_address, server_name):
+    completed, temp_key = _key_exchange(probe_address, port, server_name, group, version)
+    # TLS 1.3 has no fallback: no shared group, no handshake. TLS 1.2 may fall back
+    # to finite-field DHE (ffdhe2048), which is in the intermediate profile.
+    assert group not in temp_key, f"{port} {version}: the server agreed to {group} ({temp_key})"
+    if version == "tls1_3":
+        assert not completed, f"{port}: TLS 1.3 handshake with only {group} offered completed ({temp_key})"

@@ -70,8 +70,14 @@ def test_valid_files_pass(run_playbook, good_files):
 
 
 def test_valid_lab_ca_input_passes(run_playbook):
-    rc, out = run_playbook(PLAYBOOK, {"tls_hostnames": [HOST, "smtp.example.com"]})
+    rc, out = run_playbook(PLAYBOOK, {"tls_source": "lab_ca", "tls_hostnames": [HOST, "smtp.example.com"]})
     assert rc == 0, out
+
+
+def test_an_unchosen_source_is_refused_saying_how_to_choose(run_playbook):
+    """No silent lab certificate: without tls_source the run stops and names the choices."""
+    _fails(run_playbook, {"tls_hostnames": [HOST]}, "tls_source is not set", "tls_source: files",
+           "tls_cert_file", "lab_ca is for throwaway lab hosts only")
 
 
 def test_wildcard_certificate_covers_the_name(run_playbook, tmp_path):
@@ -90,13 +96,14 @@ def test_acme_says_not_implemented(run_playbook):
 
 
 def test_empty_hostnames_are_rejected(run_playbook):
-    _fails(run_playbook, {"tls_hostnames": []}, "tls_hostnames", "empty")
+    _fails(run_playbook, {"tls_source": "lab_ca", "tls_hostnames": []}, "tls_hostnames", "empty")
 
 
 @pytest.mark.parametrize("bad", ["mx", "-mx.example.com", "mx..example.com", "mx_1.example.com",
                                  "m x.example.com", "a" * 64 + ".example.com"])
 def test_invalid_hostnames_are_rejected(run_playbook, bad):
-    _fails(run_playbook, {"tls_hostnames": [HOST, bad]}, "tls_hostnames", "invalid: " + bad.lower())
+    _fails(run_playbook, {"tls_source": "lab_ca", "tls_hostnames": [HOST, bad]}, "tls_hostnames",
+           "invalid: " + bad.lower())
 
 
 def test_missing_cert_file_is_named(run_playbook, good_files, tmp_path):
