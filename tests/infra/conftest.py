@@ -11,10 +11,8 @@ from the host's own loopback (which Postfix trusts through mynetworks).
 """
 from __future__ import annotations
 
-import json
-
 import pytest
-from lab_hosts import PROJECT_DIR, direct, group_host
+from lab_hosts import PROJECT_DIR, direct, global_addresses, group_host
 
 
 def pytest_configure(config):
@@ -42,11 +40,9 @@ def probe_address(host, host_vars):
     """
     if host_vars.get("mailfort_probe_address"):
         return host_vars["mailfort_probe_address"]
-    out = host.check_output("ip -json address show scope global")
-    for iface in json.loads(out):
-        for addr in iface.get("addr_info", []):
-            if addr.get("family") == "inet":
-                return addr["local"]
+    found = global_addresses(host)
+    if 4 in found:
+        return found[4]
     if host_vars.get("ansible_host"):
         return host_vars["ansible_host"]
     pytest.fail("cannot find an address to probe; set mailfort_probe_address in the inventory")
