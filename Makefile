@@ -7,7 +7,7 @@ VENV ?= .venv
 DISTROS ?= debian12 debian13
 SCENARIO ?= topology
 # Packages the lab needs on the controller (a Debian machine).
-APT_PACKAGES := podman runc debootstrap swaks libnet-ssleay-perl python3-venv iproute2
+APT_PACKAGES := podman runc debootstrap swaks libnet-ssleay-perl python3-venv iproute2 openssh-client
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -76,8 +76,13 @@ $(LAB_CA): | venv
 # lab is the longest job, so it runs at normal priority and the other labs at a
 # lower one (nice), where they wait for the CPU when both need it.
 FIRST_DISTRO := $(firstword $(DISTROS))
+# The mutation proofs run on the first distro's lab, check mode on brand-new
+# hosts (before the first converge) on the last one's: the labs run side by side
+# and each carries one extra step.
+LAST_DISTRO := $(lastword $(DISTROS))
 lab-test-%: venv image-% $(LAB_CA)
-	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) SCENARIO=$(SCENARIO) \
+	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) \
+	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) SCENARIO=$(SCENARIO) \
 	  nice -n $(if $(filter $*,$(FIRST_DISTRO)),0,5) tests/lab-run.sh $*
 
 molecule: $(addprefix lab-test-,$(DISTROS))
@@ -101,7 +106,8 @@ test:
 	status=0; $(MAKE) --no-print-directory -j 6 --output-sync=target --keep-going \
 	  timed-lint timed-unit $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
 	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
-	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
+	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --check-new-on $(LAST_DISTRO) \
+	  --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
 	exit $$status
 
 # The quicker tier for local work: the same, on one distro.

@@ -181,6 +181,62 @@ def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dic
     return dict(sorted(owners.items()))
 
 
+def _report_address(value: object, where: str) -> str:
+    """The mail address of a report URI (mailto:a@b, with DMARC's optional !size suffix), or ''."""
+    text = str(value).strip()
+    if not text.lower().startswith("mailto:"):
+        return ""
+    return _address(text[len("mailto:"):].split("!", 1)[0], where)
+
+
+def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: str, role_localparts: Sequence = (),
+                            report_addresses: Sequence = (), aliases: Mapping | None = None) -> dict:
+    """The virtual alias table: the operator's aliases, the role addresses of every domain
+    (postmaster@, abuse@) and the report mailboxes the DNS records advertise, the last two
+    delivered to the postmaster address unless an account mailbox or an alias already has them."""
+    domains = postfix_domain_names(domains, "postfix_domains")
+    postfix_sender_logins(accounts, "postfix_accounts")  # checks the accounts
+    mailboxes = {_address(a["name"], "postfix_accounts") for a in accounts if a.get("mailbox", True)}
+
+    def ours(address: str) -> bool:
+        return address.rpartition("@")[2] in domains
+
+    if aliases is None:
+        aliases = {}
+    if not isinstance(aliases, Mapping):
+        raise AnsibleFilterError(f"postfix_virtual_aliases must be a mapping of address to addresses, got {aliases!r}")
+    table: dict[str, list] = {}
+    for name, targets in aliases.items():
+        address = _address(name, "postfix_virtual_aliases")
+        if not ours(address):
+            raise AnsibleFilterError(f"postfix_virtual_aliases: {address!r} is not in postfix_domains {domains}")
+        if address in mailboxes:
+            raise AnsibleFilterError(f"postfix_virtual_aliases: {address!r} is an account mailbox already")
+        targets = [targets] if isinstance(targets, str) else targets
+        if not isinstance(targets, Sequence) or not targets:
+            raise AnsibleFilterError(f"postfix_virtual_aliases: {address!r} needs a non-empty list of addresses")
+        table[address] = [_address(t, f"postfix_virtual_aliases: {address!r}") for t in targets]
+
+    wanted = [f"{local}@{domain}" for domain in domains for local in role_localparts]
+    wanted += [a for a in (_report_address(r, "postfix_report_addresses") for r in report_addresses) if a and ours(a)]
+    if not domains:
+        return dict(sorted(table.items()))
+    if not postmaster:
+        raise AnsibleFilterError(
+            "postfix_postmaster (mailfort_postmaster) is required: the address that receives mail to "
+            f"{', '.join(sorted(set(wanted)))} (RFC 5321/2142 role addresses and the DMARC/TLS-RPT report "
+            "mailboxes), e.g. an account with a mailbox or an address outside postfix_domains")
+    target = _address(postmaster, "postfix_postmaster")
+    if ours(target) and target not in mailboxes and target not in table:
+        raise AnsibleFilterError(
+            f"postfix_postmaster: {target!r} is in postfix_domains but is no account mailbox and no alias "
+            "(postfix_virtual_aliases): mail to it would be refused")
+    for address in wanted:
+        if address not in mailboxes and address not in table and address != target:
+            table[address] = [target]
+    return dict(sorted(table.items()))
+
+
 class FilterModule:
     """Postfix configuration filters."""
 
@@ -192,4 +248,5 @@ class FilterModule:
             "postfix_networks": postfix_networks,
             "postfix_domain_names": postfix_domain_names,
             "postfix_sender_logins": postfix_sender_logins,
+            "postfix_virtual_aliases": postfix_virtual_aliases,
         }

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # One molecule scenario on one distribution, step by step, each step timed.
 #
-# usage: tests/lab-run.sh DISTRO        (SCENARIO=topology|default, MAILFORT_MUTATIONS=0|1)
+# usage: tests/lab-run.sh DISTRO        (SCENARIO=topology|default, MAILFORT_MUTATIONS=0|1,
+#                                        MAILFORT_CHECK_NEW=0|1)
 #
-# Steps: create (stale lab removed, syntax, create, prepare), converge, then
+# Steps: create (stale lab removed, syntax, create, prepare), check mode on the
+# new hosts (MAILFORT_CHECK_NEW=1), converge, then
 # idempotence and check side by side, verify, mutations (MAILFORT_MUTATIONS=1),
 # destroy. A failed step skips the rest but never the destroy. Each step's wall
 # time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
@@ -73,6 +75,19 @@ check_mode() {
   ansible-playbook -i "$inventory" --check --diff playbooks/lab.yml >"$logs/$scenario-$distro-check.log" 2>&1
 }
 
+# Check mode (with --diff) on a brand-new host, before the first converge, must
+# run to the end, report what it would change, and change nothing.
+check_new() {
+  local log=$logs/$scenario-$distro-check-new.log
+  ansible-playbook -i "$inventory" --check --diff playbooks/site.yml >"$log" 2>&1 \
+    || { tail -60 "$log"; echo "check mode on the new host failed (log: $log)"; return 1; }
+  grep -E '^\S+\s+: ok=[0-9]+\s+changed=[1-9]' "$log" \
+    || { echo "check mode on a new host reported no change: it is not telling what a converge would do"; return 1; }
+  ansible -i "$inventory" mailservers -m ansible.builtin.command -a 'test ! -e /etc/postfix/main.cf' >>"$log" 2>&1 \
+    || { echo "check mode changed the new host: /etc/postfix/main.cf exists"; return 1; }
+  echo "check mode on the new host ran to the end, reported changes and changed nothing"
+}
+
 # Neither run changes anything on a converged lab (that is what the first one
 # proves), so they run at the same time; their logs are printed one after the other.
 idempotence_and_check() {
@@ -112,11 +127,14 @@ stop_timeouts() {
 }
 
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create mutations idempotence check_mode
+export -f molecule_ create mutations idempotence check_mode check_new
 export scenario distro inventory logs
 
 lab/build-image.sh "$distro" || failed=image
 step create create
+if [ "${MAILFORT_CHECK_NEW:-0}" = 1 ]; then
+  step check-new check_new
+fi
 step converge molecule_ converge
 if [ -z "$failed" ]; then
   idempotence_and_check || failed=${failed:-"idempotence or check"}

@@ -94,7 +94,7 @@ def timing_table(rows, reports: dict[str, list[dict]]) -> list[str]:
 
 
 def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutations_on: str,
-          budget_minutes: float, now: float | None = None) -> tuple[list[str], list[str], dict]:
+          budget_minutes: float, now: float | None = None, check_new_on: str = "") -> tuple[list[str], list[str], dict]:
     """Return (output lines, problems, counts)."""
     problems, out = [], []
     reports = {}
@@ -132,7 +132,11 @@ def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutatio
         if key[0] in reports:
             problems.append(f"expected skip did not happen in {key[0]}: {key[1]}; remove it from {EXPECTED_SKIPS.name}")
 
-    out += timing_table(read_timings(timings), reports)
+    rows = read_timings(timings)
+    if check_new_on and check_new_on in distros and (f"{scenario}-{check_new_on}", "check-new") not in {
+            (group, step) for group, step, _, status in rows if status == "ok"}:
+        problems.append(f"check mode on the brand-new {check_new_on} hosts (step check-new) did not run to the end")
+    out += timing_table(rows, reports)
     started = timings / "started"
     if started.exists():
         total = (now or time.time()) - float(started.read_text().strip())
@@ -152,10 +156,11 @@ def main(argv=None) -> int:
     parser.add_argument("--scenario", default="topology")
     parser.add_argument("--distros", default="debian12 debian13")
     parser.add_argument("--mutations-on", default="debian12")
+    parser.add_argument("--check-new-on", default="")
     parser.add_argument("--budget-minutes", type=float, default=30)
     args = parser.parse_args(argv)
     out, problems, counts = judge(args.junit, args.timings, args.scenario, args.distros.split(),
-                                  args.mutations_on, args.budget_minutes)
+                                  args.mutations_on, args.budget_minutes, check_new_on=args.check_new_on)
     print("\n".join(out))
     for problem in problems:
         print(f"FAIL: {problem}")

@@ -50,6 +50,12 @@ MUTATIONS = {
     "unknown recipients of our domains accepted on 587/465": (
         ["-e", "mailfort_submission_recipient_restrictions=reject_sender_login_mismatch, permit_sasl_authenticated, reject"],
         [("test_auth.py", "unknown_recipient")]),
+    "null sender allowed from a login on 587/465": (
+        ["-e", "mailfort_submission_recipient_restrictions=reject_sender_login_mismatch, reject_unlisted_recipient, permit_sasl_authenticated, reject"],
+        [("test_auth.py", "null_sender")]),
+    "postmaster@, abuse@ and report mailboxes not delivered": (
+        ["-e", "virtual_alias_maps="],
+        [("test_inbound.py", "role_and_report")]),
     "local delivery broken": (
         ["-e", "virtual_transport=error:mailbox delivery disabled"],
         [("test_inbound.py", "delivered_into_maildir")]),

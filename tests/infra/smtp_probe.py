@@ -217,6 +217,19 @@ def authenticate(address: str, port: int, mode: str, context, server_name: str, 
         smtp.close()
 
 
+def auth_burst(address: str, port: int, mode: str, context, server_name: str, user: str, password: str,
+               count: int, timeout: float = 8) -> list:
+    """`count` AUTH sessions one after another (right password, so no failure delay): each one's AUTH
+    reply as [code, text], or [0, failure kind]. Stops at the first refused AUTH."""
+    replies = []
+    for _ in range(count):
+        out = authenticate(address, port, mode, context, server_name, user, password, timeout=timeout)
+        replies.append(out["auth"] if "auth" in out else [0, out["error"]])
+        if replies[-1][0] != 235:
+            break
+    return replies
+
+
 def relay_suite(address: str, ports: list[int], context, server_name: str, domain: str,
                 timeout: float = 8, workers: int = 8) -> list[dict]:
     """All 16 relay variants on each port, each on its own connection, `workers` at a time
@@ -264,7 +277,7 @@ def main(argv=None) -> int:
     import json
 
     parser = argparse.ArgumentParser(description="mailfort SMTP probes (JSON on stdout)")
-    parser.add_argument("command", choices=["greet", "greet-all", "auth", "relay", "hold"])
+    parser.add_argument("command", choices=["greet", "greet-all", "auth", "auth-burst", "relay", "hold"])
     parser.add_argument("--address", required=True, help="comma-separated for greet-all")
     parser.add_argument("--server-name", required=True)
     parser.add_argument("--ca-file")
@@ -289,6 +302,9 @@ def main(argv=None) -> int:
     elif args.command == "auth":
         out = authenticate(args.address, args.port, mode, context, args.server_name, args.user, args.password,
                            args.sender, args.recipient, args.timeout)
+    elif args.command == "auth-burst":
+        out = auth_burst(args.address, args.port, mode, context, args.server_name, args.user, args.password,
+                         args.count, args.timeout)
     elif args.command == "hold":
         out = hold(args.address, args.port, args.count, args.timeout)
     else:

@@ -141,3 +141,15 @@ def test_unknown_recipient_in_our_domain_is_refused_at_rcpt(port, person, probe_
               uuid.uuid4().hex)
     code, text = _refusal(error.value)
     assert code == 550 and "User unknown" in text, (port, code, text)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_login_cannot_send_with_the_null_sender(port, person, probe_address, tls_context, server_name,
+                                                foreign_domain):
+    """reject_sender_login_mismatch skips <>: without its own check any login could send
+    bounce-shaped mail that no sender address is held to."""
+    with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused)) as error:
+        _send(probe_address, port, tls_context, server_name, person, "", f"someone@{foreign_domain}",
+              uuid.uuid4().hex)
+    code, text = _refusal(error.value)
+    assert code == 553 and "The null sender is not allowed on submission" in text, (port, code, text)

@@ -27,6 +27,7 @@ BAD_INPUTS = {
     "bad CIDR": ({"postfix_mynetworks": ["127.0.0.0/8", "10.0.0.0/33"]}, "postfix_mynetworks"),
     "unknown TLS source": ({"tls_source": "self-made"}, "tls_source"),
     "TLS source not chosen": ({"tls_source": ""}, "tls_source is not set"),
+    "nobody receives postmaster@": ({"mailfort_postmaster": ""}, "mailfort_postmaster) is required"),
     "missing cert file": ({"tls_source": "files", "tls_cert_file": "/nonexistent/server.crt",
                            "tls_key_file": "/nonexistent/server.key"}, "tls_cert_file"),
     "weak password": ({"mailfort_accounts": [{"name": "weak@lab.test", "password": "password",

@@ -57,3 +57,40 @@ def test_account_without_mailbox_receives_nothing(test_accounts, probe_address, 
     finally:
         smtp.close()
     assert rcpt.code == 550 and "User unknown" in rcpt.text, rcpt
+
+
+def _report_mailboxes(host_vars, domains):
+    """mailto: report addresses the DNS records advertise (DMARC rua/ruf, TLS-RPT) in our domains."""
+    dmarc = host_vars.get("dns_records_dmarc") or {}
+    uris = list(dmarc.get("rua", [])) + list(dmarc.get("ruf", [])) + list(host_vars.get("dns_records_tlsrpt_rua") or [])
+    found = [u[len("mailto:"):].split("!")[0].lower() for u in uris if u.lower().startswith("mailto:")]
+    return [a for a in found if a.rpartition("@")[2] in domains]
+
+
+def test_role_and_report_addresses_are_delivered(host, host_vars, lab_only, probe_address, server_name):
+    """postmaster@ (RFC 5321) and abuse@ (RFC 2142) of every domain, and the DMARC/TLS-RPT report
+    mailboxes the records advertise, reach the postmaster's mailbox instead of "User unknown"."""
+    domains = [d.lower() for d in host_vars["mailfort_domains"]]
+    postmaster = host_vars["mailfort_postmaster"].lower()
+    wanted = [f"{local}@{domain}" for domain in domains for local in ("postmaster", "abuse")]
+    wanted += _report_mailboxes(host_vars, domains)
+    assert len(wanted) >= 4, wanted
+    tokens = {}
+    smtp = connect(probe_address, 25, "plain", None, server_name)
+    try:
+        for address in wanted:
+            tokens[address] = token = uuid.uuid4().hex
+            refused = smtp.sendmail("reporter@example.net", [address],
+                                    f"Subject: to {address} {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\n{token}\r\n")
+            assert refused == {}, (address, refused)
+    finally:
+        smtp.close()
+    local, domain = postmaster.split("@")
+    maildir = f"/var/vmail/{domain}/{local}/Maildir/new"
+    missing = dict(tokens)
+    for _ in range(30):
+        missing = {a: t for a, t in missing.items() if host.run(f"grep -rlq -- {t} {maildir}").rc != 0}
+        if not missing:
+            return
+        time.sleep(1)
+    pytest.fail(f"not delivered into {maildir} (the postmaster's mailbox): {sorted(missing)}")

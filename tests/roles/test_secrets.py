@@ -55,6 +55,7 @@ def _host_vars():
              "password": CANARIES["second account password"], "senders": ["noreply@example.com"]},
         ],
         "mailfort_client_access": {"submission": "any", "submissions": "any"},
+        "mailfort_postmaster": "alice@example.com",
         "postfix_relayhost": "[smtp.example.net]:587",
         "postfix_relayhost_credentials": {"username": "relay", "password": CANARIES["smarthost password"]},
         "dns_records_nsupdate_server": "192.0.2.53",

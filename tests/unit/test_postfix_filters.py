@@ -118,3 +118,48 @@ def test_networks_accepts_every_valid_network(net, prefix):
     net = net.supernet(new_prefix=min(prefix, net.max_prefixlen))
     (rendered,) = __import__("postfix").postfix_networks([str(net)])
     assert ipaddress.ip_network(rendered.replace("[", "").replace("]", "")) == net
+
+
+ALICE = {"name": "alice@example.com", "senders": ["alice@example.com"]}
+APP = {"name": "app@example.com", "mailbox": False, "senders": ["noreply@example.com"]}
+
+
+def test_virtual_aliases_route_role_and_report_addresses_to_the_postmaster(filters):
+    table = filters["postfix_virtual_aliases"](
+        [ALICE, APP], ["example.com", "example.org"], "alice@example.com", ["postmaster", "abuse"],
+        ["mailto:dmarc@example.com!10m", "https://tlsrpt.example.net/", "mailto:reports@example.net"],
+        {"sales@example.org": "alice@example.com"})
+    assert table == {
+        "abuse@example.com": ["alice@example.com"], "abuse@example.org": ["alice@example.com"],
+        "dmarc@example.com": ["alice@example.com"],
+        "postmaster@example.com": ["alice@example.com"], "postmaster@example.org": ["alice@example.com"],
+        "sales@example.org": ["alice@example.com"],
+    }
+
+
+def test_virtual_aliases_leave_addresses_an_account_or_the_operator_already_receives(filters):
+    owner = {"name": "postmaster@example.com"}
+    table = filters["postfix_virtual_aliases"](
+        [ALICE, owner], ["example.com"], "alice@example.com", ["postmaster", "abuse"], [],
+        {"abuse@example.com": ["soc@example.net"]})
+    assert table == {"abuse@example.com": ["soc@example.net"]}
+
+
+def test_virtual_aliases_without_domains_need_no_postmaster(filters):
+    assert filters["postfix_virtual_aliases"]([], [], "", ["postmaster"]) == {}
+
+
+@pytest.mark.parametrize("postmaster, aliases, needle", [
+    ("", {}, "mailfort_postmaster.*is required.*postmaster@example.com"),
+    ("nobody@example.com", {}, "postfix_postmaster: 'nobody@example.com' is in postfix_domains but is no account"),
+    ("app@example.com", {}, "no account mailbox"),  # an account without a mailbox receives nothing
+    ("not an address", {}, "postfix_postmaster: 'not an address' is not a valid mail address"),
+    ("alice@example.com", {"x@example.net": ["alice@example.com"]}, "'x@example.net' is not in postfix_domains"),
+    ("alice@example.com", {"alice@example.com": ["x@example.net"]}, "is an account mailbox already"),
+    ("alice@example.com", {"x@example.com": []}, "needs a non-empty list"),
+    ("alice@example.com", {"x@example.com": ["bad"]}, "'bad' is not a valid mail address"),
+])
+def test_virtual_aliases_refuse_bad_input_naming_the_variable(filters, postmaster, aliases, needle):
+    with pytest.raises(AnsibleFilterError, match=needle):
+        filters["postfix_virtual_aliases"]([ALICE, APP], ["example.com"], postmaster, ["postmaster", "abuse"], [],
+                                           aliases)

@@ -107,3 +107,18 @@ def test_malformed_expected_skips_line_is_refused(run):
 
 def test_the_committed_skip_list_parses():
     summary.expected_skips(SUMMARY.with_name("expected-skips.txt"))
+
+
+def test_check_mode_on_new_hosts_must_have_run(run, tmp_path):
+    timings = tmp_path / "timings"
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   check_new_on="debian13")
+    assert any("step check-new" in p for p in problems), problems
+    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcheck-new\t80.0\tfailed\n")
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   check_new_on="debian13")
+    assert any("step check-new" in p for p in problems), problems
+    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcheck-new\t80.0\tok\n")
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   check_new_on="debian13")
+    assert problems == []

@@ -94,13 +94,13 @@ def firewall_exception(host, host_vars, lab_only):
     import contextlib
 
     @contextlib.contextmanager
-    def _open(address: str, family: int):
+    def _open(address: str, family: int, ports: str = "587, 465"):
         if not host_vars.get("firewall_enabled", True):
             yield  # no mailfort firewall on this host: Postfix is the only layer anyway
             return
         match = "ip saddr" if family == 4 else "ip6 saddr"
         out = host.check_output(
-            f"nft --echo --handle insert rule inet mailfort input {match} {address} tcp dport '{{ 587, 465 }}' accept")
+            f"nft --echo --handle insert rule inet mailfort input {match} {address} tcp dport '{{ {ports} }}' accept")
         handle = out.rsplit("# handle", 1)[1].split()[0]
         try:
             yield

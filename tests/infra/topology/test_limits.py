@@ -30,3 +30,32 @@ def test_untrusted_client_is_capped_at_the_connection_limit(roaming, address_of,
 def test_trusted_client_is_exempt(trusted, address_of, connection_limit):
     greetings = trusted.probe("hold", address_of(4), port=25, count=connection_limit + 2)
     assert [code for code, _ in greetings] == [220] * (connection_limit + 2), greetings
+
+
+@pytest.fixture(scope="module")
+def auth_rate_limit(postconf):
+    limit = int(postconf("smtpd_client_auth_rate_limit"))
+    if limit == 0:
+        pytest.skip("smtpd_client_auth_rate_limit is 0 (no limit)")
+    return limit
+
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_untrusted_client_is_capped_at_the_auth_rate_limit(port, roaming, trusted, person, address_of,
+                                                           auth_rate_limit):
+    """smtpd_client_auth_rate_limit counts AUTH commands per client and service per minute, right
+    passwords too: the roaming client's AUTH after the limit is turned away with 450 4.7.1. (Wrong
+    passwords do not get there: Dovecot delays each failure and fail2ban bans after a few.) The
+    trusted client, exempt, is not capped at the same moment."""
+    count = auth_rate_limit + 1
+    replies = roaming.probe("auth-burst", address_of(4), port=port, user=person["name"],
+                            password=person["password"], count=count)
+    print(f"\n{roaming.name}: {count} AUTH sessions on {port} -> {[code for code, _ in replies]}")
+    # Earlier tests of this minute may have used part of the allowance: the cap may come sooner,
+    # but it must come, as 450 "too many AUTH commands", and only after successful logins.
+    assert len(replies) <= count and all(code == 235 for code, _ in replies[:-1]), replies
+    code, text = replies[-1]
+    assert code == 450 and "4.7.1 Error: too many AUTH commands" in text, replies[-1]
+    exempt = trusted.probe("auth-burst", address_of(4), port=port, user=person["name"],
+                           password=person["password"], count=count)
+    assert [code for code, _ in exempt] == [235] * count, exempt
