@@ -65,10 +65,11 @@ unit: venv
 	mkdir -p $(JUNIT_DIR)
 	pytest tests/unit tests/roles --junitxml=$(JUNIT_DIR)/unit.xml
 
-# Labs converged side by side share one lab CA: create it first.
-LAB_CA := .cache/lab-ca/ca.crt
+# Labs converged side by side share one lab CA: create it first, with the
+# certificate files the production example's lab host uses (tls_source: files).
+LAB_CA := .cache/lab-ca/ca.crt .cache/lab-ca/files/mx.lab.test/fullchain.pem
 lab-ca: $(LAB_CA)
-$(LAB_CA): | venv
+$(LAB_CA) &: | venv
 	ansible-playbook playbooks/lab-ca.yml
 
 # One lab per distro (tests/lab-run.sh: every step timed, destroy always). The
@@ -76,13 +77,17 @@ $(LAB_CA): | venv
 # lab is the longest job, so it runs at normal priority and the other labs at a
 # lower one (nice), where they wait for the CPU when both need it.
 FIRST_DISTRO := $(firstword $(DISTROS))
-# The mutation proofs run on the first distro's lab, check mode on brand-new
-# hosts (before the first converge) on the last one's: the labs run side by side
-# and each carries one extra step.
+# The mutation proofs run on the first distro's lab (inventories/lab); the last
+# one's lab converges the production example (inventories/lab-production) and
+# runs check mode on its brand-new hosts first (when there are two distros; with
+# one, that lab does the first distro's work). The labs run side by side and
+# each carries one extra step.
 LAST_DISTRO := $(lastword $(DISTROS))
 lab-test-%: venv image-% $(LAB_CA)
 	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) \
-	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) SCENARIO=$(SCENARIO) \
+	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
+	MAILFORT_LAB_INVENTORY=$(if $(and $(filter $*,$(LAST_DISTRO)),$(filter-out $(FIRST_DISTRO),$*)),lab-production,lab) \
+	SCENARIO=$(SCENARIO) \
 	  nice -n $(if $(filter $*,$(FIRST_DISTRO)),0,5) tests/lab-run.sh $*
 
 molecule: $(addprefix lab-test-,$(DISTROS))

@@ -67,7 +67,7 @@ up() {
 info() {
   local ip
   ip=$(address "$name")
-  # LAB ONLY credentials, from inventories/lab/group_vars/mailservers.yml.
+  # LAB ONLY credentials, from inventories/lab/group_vars/mailservers/accounts.yml.
   local user=alice@lab.test pass=lab-only-Kestrel-7f3k9q ca=.cache/lab-ca/ca.crt
   cat <<INFO
 

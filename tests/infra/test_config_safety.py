@@ -31,7 +31,8 @@ BAD_INPUTS = {
     "missing cert file": ({"tls_source": "files", "tls_cert_file": "/nonexistent/server.crt",
                            "tls_key_file": "/nonexistent/server.key"}, "tls_cert_file"),
     "weak password": ({"mailfort_accounts": [{"name": "weak@lab.test", "password": "password",
-                                              "senders": ["weak@lab.test"]}]}, "weak@lab.test"),
+                                              "senders": ["weak@lab.test"]}],
+                       "mailfort_postmaster": "weak@lab.test"}, "weak@lab.test"),
     "malformed CIDR in an access list": (
         {"mailfort_client_access": {"submission": ["10.89.60.0/33"], "submissions": "any"}},
         "mailfort_client_access.submission"),

@@ -185,7 +185,7 @@ def test_dmarc_record_parses_and_aligns_with_dkim_and_the_sender(signed, resolve
 
 def test_publishing_again_changes_nothing(request, lab_only, nameserver):
     inventory = request.config.option.ansible_inventory
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
     result = subprocess.run(["ansible-playbook", "-i", inventory, str(PROJECT_DIR / "playbooks" / "dns-records.yml")],
                             env=env, capture_output=True, text=True, timeout=600, check=False)

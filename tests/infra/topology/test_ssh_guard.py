@@ -58,7 +58,7 @@ def _guard(ssh_host, tmp_path, management_networks):
         "ansible_python_interpreter": "/usr/bin/python3"}}}}))
     extra = {"firewall_client_access": {"smtp": "any", "submission": "any", "submissions": "any"},
              "firewall_management_networks": management_networks}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra), str(PLAYBOOK)],
                             env=env, capture_output=True, text=True, timeout=180, check=False)
     return result.returncode, result.stdout + result.stderr
