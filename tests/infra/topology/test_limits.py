@@ -11,12 +11,16 @@ from __future__ import annotations
 import pytest
 
 
+def _limit(postconf, parameter: str) -> int:
+    limit = int(postconf(parameter))
+    if limit == 0:
+        pytest.skip(f"{parameter} is 0 (no limit)")
+    return limit
+
+
 @pytest.fixture(scope="module")
 def connection_limit(postconf):
-    limit = int(postconf("smtpd_client_connection_count_limit"))
-    if limit == 0:
-        pytest.skip("smtpd_client_connection_count_limit is 0 (no limit)")
-    return limit
+    return _limit(postconf, "smtpd_client_connection_count_limit")
 
 
 def test_untrusted_client_is_capped_at_the_connection_limit(roaming, address_of, connection_limit):
@@ -34,10 +38,7 @@ def test_trusted_client_is_exempt(trusted, address_of, connection_limit):
 
 @pytest.fixture(scope="module")
 def auth_rate_limit(postconf):
-    limit = int(postconf("smtpd_client_auth_rate_limit"))
-    if limit == 0:
-        pytest.skip("smtpd_client_auth_rate_limit is 0 (no limit)")
-    return limit
+    return _limit(postconf, "smtpd_client_auth_rate_limit")
 
 
 @pytest.mark.parametrize("port", [587, 465])
