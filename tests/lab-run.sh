@@ -56,6 +56,15 @@ create() {
   molecule_ destroy && molecule_ syntax && molecule_ create
 }
 
+# The lab's network goes with its hosts: a network left behind holds its
+# subnets and blocks the next lab that wants them.
+destroy() {
+  molecule_ destroy || return $?
+  if podman network exists "mailfort-$scenario-$distro"; then
+    podman network rm "mailfort-$scenario-$distro" >/dev/null
+  fi
+}
+
 # The second converge must change nothing (molecule's idempotence check, run
 # here as a plain ansible-playbook so that the check-mode run can go alongside).
 idempotence() {
@@ -127,7 +136,7 @@ stop_timeouts() {
 }
 
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create mutations idempotence check_mode check_new
+export -f molecule_ create destroy mutations idempotence check_mode check_new
 export scenario distro inventory logs
 
 lab/build-image.sh "$distro" || failed=image
@@ -146,7 +155,7 @@ fi
 stop_timeouts
 failed_before_destroy=$failed
 failed=""
-step destroy molecule_ destroy
+step destroy destroy
 if [ -n "$failed_before_destroy" ] || [ -n "$failed" ]; then
   echo "=== $scenario/$distro FAILED at: ${failed_before_destroy:-$failed} ===" >&2
   exit 1
