@@ -7,20 +7,26 @@ DOCUMENTATION = r"""
 module: mailfort_dns_rrsets
 short_description: add and delete single DNS record values mailfort owns (RFC 2136, TSIG)
 description:
-  - Reads the current record sets of every name and type it is given, and of every name and type its ownership
+  - >-
+    Reads the current record sets of every name and type it is given, and of every name and type its ownership
     registry lists, from the primary nameserver (TCP, TSIG-signed queries).
-  - Sends one signed UPDATE that adds the wanted values that are missing and deletes, value by value, the values
+  - >-
+    Sends one signed UPDATE that adds the wanted values that are missing and deletes, value by value, the values
     mailfort owns and no longer wants. A value mailfort does not own (another TXT at the apex, a foreign MX) is never
     deleted, and no record set is ever deleted as a whole.
-  - Ownership lives in DNS, so a fresh controller knows it: a TXT record set O(registry) (default
+  - >-
+    Ownership lives in DNS, so a fresh controller knows it: a TXT record set O(registry) (default
     C(_mailfort.<domain>)) holds one value per owned record value, C(mailfort name=<name> type=<type> value=<hash>),
     where the hash is the first 16 hex digits of SHA-256 of the value's canonical text. The registry is updated in the
     same UPDATE message.
-  - A wanted value that already exists is adopted (owned from then on). Values of the names in O(retired) are deleted
+  - >-
+    A wanted value that already exists is adopted (owned from then on). Values of the names in O(retired) are deleted
     whether or not the registry lists them (retired DKIM selectors published before the registry existed).
-  - Owned values whose name ends with one of O(preserve) are kept even when not wanted (the contributions of hosts
+  - >-
+    Owned values whose name ends with one of O(preserve) are kept even when not wanted (the contributions of hosts
     outside a limited play, which cannot be computed without them).
-  - Supports check mode and diff mode (the values added and deleted).
+  - >-
+    Supports check mode and diff mode (the values added and deleted).
 options:
   server: {description: Address of the primary nameserver., type: str, required: true}
   port: {description: Its port., type: int, default: 53}
@@ -47,7 +53,8 @@ options:
     default: []
   adopt:
     description:
-      - A record given with C(exclusive) (a prefix such as C(v=spf1)) allows one such value; a foreign value with that
+      - >-
+        A record given with C(exclusive) (a prefix such as C(v=spf1)) allows one such value; a foreign value with that
         prefix fails the task (two SPF records make SPF fail), unless O(adopt) lets mailfort delete it (records
         published before the registry existed).
     type: bool
