@@ -37,7 +37,9 @@ options:
   registry: {description: Absolute name of the ownership TXT record set., type: str, required: true}
   ttl: {description: TTL of added values., type: int, default: 3600}
   records:
-    description: The wanted record sets, each C({name, type, values}) with absolute names and zone-file RDATA values.
+    description: >-
+      The wanted record sets, each C({name, type, values}) with absolute names and zone-file RDATA values, and
+      optionally C(exclusive), a version tag such as C(v=spf1) of which the name may hold only one value (see O(adopt)).
     type: list
     elements: dict
     default: []
