@@ -270,3 +270,11 @@ def test_spf_limits_names_failed_lookups_and_bad_targets(filters, fake_dns):
         filters["spf_limits"]("v=spf1 include:_spf.a.test -all", "192.0.2.53")
     result = filters["spf_limits"]("v=spf1 include:_spf.two.test -all", "192.0.2.53")
     assert result["problems"] == ["(record) -> _spf.two.test: 2 SPF records (needs exactly one)"]
+
+
+def test_an_owned_value_that_is_kept_is_no_conflict():
+    name = ("sel._domainkey.example.com.", "TXT")
+    current = {name: {'"v=DKIM1; p=HOST2"'}}
+    result = rrsets.plan(current, {name: {'"v=DKIM1; p=HOST1"'}}, owned_of(current),
+                         preserve=["._domainkey.example.com."], exclusive={name: "v=DKIM1"})
+    assert result["conflicts"] == {} and result["delete"] == {}

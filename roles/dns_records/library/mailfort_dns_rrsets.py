@@ -123,7 +123,8 @@ def plan(current: dict, wanted: dict, owned: set, retired=(), preserve=(), exclu
         gone = {v for v in have - want
                 if key in retired or (not kept and (name, rtype, value_hash(name, rtype, v)) in owned)}
         if key in exclusive and want:
-            clash = {v for v in have - want - gone if _starts(v, exclusive[key])}
+            clash = {v for v in have - want - gone
+                     if _starts(v, exclusive[key]) and (name, rtype, value_hash(name, rtype, v)) not in owned}
             if clash:
                 conflicts[key] = clash
                 if adopt:
