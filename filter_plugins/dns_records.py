@@ -272,6 +272,99 @@ def spf_lookup_count(record: str, resolver: object = None, max_depth: int = 10) 
     return _spf_expand(record, dns_resolver, [], max_depth)
 
 
+_SPF_MAX_VOID = 2
+_SPF_MAX_OCTETS = 450
+
+
+def _spf_void(resolver, name: str, qtypes: Sequence[str]) -> bool:
+    """True if none of qtypes has an answer at name (a void lookup, RFC 7208 4.6.4)."""
+    import dns.exception
+    import dns.resolver
+
+    for qtype in qtypes:
+        try:
+            resolver.resolve(name, qtype)
+            return False
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            continue
+        except dns.exception.DNSException as exc:
+            raise AnsibleFilterError(f"spf_limits: {qtype} lookup of {name!r} failed: {exc}") from exc
+    return True
+
+
+def _spf_walk(record: str, resolver, chain: list[str], result: dict, max_depth: int) -> None:
+    terms = _spf_parse(record, "spf_limits")
+    where = " -> ".join(chain)
+    own = _spf_lookups(terms)
+    result["lookups"] += own
+    result["chain"].append(f"{where}: {record!r} ({own} lookups, {len(record)} octets)")
+    for name, separator, value in terms:
+        if resolver is None or not value or "%" in value:
+            continue  # offline, a term on the domain itself, or a macro (expanded only at evaluation)
+        target = value.partition("/")[0] if name in ("a", "mx") else value
+        if (name, separator) in (("include", ":"), ("redirect", "=")):
+            domain = _domain(target, f"spf_limits: {name} target in {where}")
+            if domain in chain:
+                raise AnsibleFilterError(f"spf_limits: SPF include loop: {' -> '.join(chain + [domain])}")
+            if len(chain) > max_depth:
+                raise AnsibleFilterError(f"spf_limits: includes nest deeper than {max_depth}: {where} -> {domain}")
+            import dns.exception
+            import dns.resolver
+
+            try:
+                texts = [b"".join(r.strings).decode("ascii", "replace") for r in resolver.resolve(domain, "TXT")]
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+                texts = None
+            except dns.exception.DNSException as exc:
+                raise AnsibleFilterError(f"spf_limits: TXT lookup of {domain!r} failed: {exc}") from exc
+            if texts is None:
+                result["void_lookups"] += 1
+                result["chain"].append(f"{where} -> {domain}: no TXT record (void lookup)")
+                continue
+            records = [t for t in texts if t.lower() == "v=spf1" or t.lower().startswith("v=spf1 ")]
+            if len(records) != 1:
+                result["errors"].append(f"{where} -> {domain}: {len(records)} SPF records (needs exactly one)")
+                result["chain"].append(f"{where} -> {domain}: {len(records)} SPF records")
+                continue
+            _spf_walk(records[0], resolver, chain + [domain], result, max_depth)
+        elif name in ("a", "mx", "exists") and separator == ":":
+            qtypes = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[name]
+            if _spf_void(resolver, _domain(target, f"spf_limits: {name} target in {where}"), qtypes):
+                result["void_lookups"] += 1
+                result["chain"].append(f"{where}: {name}:{target} has no {'/'.join(qtypes)} record (void lookup)")
+
+
+def spf_limits(record: str, resolver: object = None, domain: str = "", offline: bool = False,
+               max_depth: int = 10) -> dict:
+    """The DNS lookups, void lookups and octets an SPF record costs, with the chain of records that caused them."""
+    if not isinstance(record, str):
+        raise AnsibleFilterError(f"spf_limits expects an SPF record string, got {_excerpt(record)}")
+    max_depth = _int(max_depth, "spf_limits: max_depth", 0, 100)
+    dns_resolver = None
+    if offline is not True:
+        import dns.resolver
+
+        if resolver:
+            dns_resolver = dns.resolver.Resolver(configure=False)
+            dns_resolver.nameservers = _nameservers(resolver)
+        else:
+            dns_resolver = dns.resolver.Resolver()
+        dns_resolver.lifetime = 5.0
+    start = _domain(domain, "spf_limits: domain") if domain else "(record)"
+    result = {"lookups": 0, "void_lookups": 0, "octets": len(record.encode()), "chain": [], "errors": [],
+              "offline": offline is True}
+    _spf_walk(record, dns_resolver, [start], result, max_depth)
+    problems = list(result["errors"])
+    if result["lookups"] > _SPF_MAX_LOOKUPS:
+        problems.append(f"{result['lookups']} DNS lookups (RFC 7208 4.6.4 allows {_SPF_MAX_LOOKUPS})")
+    if result["void_lookups"] > _SPF_MAX_VOID:
+        problems.append(f"{result['void_lookups']} void lookups (RFC 7208 4.6.4 allows {_SPF_MAX_VOID})")
+    if result["octets"] > _SPF_MAX_OCTETS:
+        problems.append(f"{result['octets']} octets (RFC 7208 3.4: keep it under {_SPF_MAX_OCTETS})")
+    result["problems"] = problems
+    return result
+
+
 # --- DMARC ---------------------------------------------------------------------------------------------------
 
 def _dmarc_fo(value: object) -> str:
@@ -534,6 +627,127 @@ def tlsa_record(cert_pem: str, usage: int = 3, selector: int = 1, matching: int 
     return f"{usage} {selector} {matching} {data.hex()}"
 
 
+# --- the records of each domain, from every host that serves it --------------------------------------------
+
+def _host_entry(host: object, index: int) -> dict:
+    if not isinstance(host, Mapping) or not isinstance(host.get("host"), str):
+        raise AnsibleFilterError(f"dns_records_domain_records: host entry {index} {_excerpt(host)} needs a 'host' name")
+    where = f"dns_records_domain_records: host {host['host']}"
+    domains = [_domain(d, f"{where}: domains") for d in _list(host.get("domains"), f"{where}: domains")]
+    return {
+        "host": host["host"],
+        "domains": list(dict.fromkeys(d.lower().rstrip(".") for d in domains)),
+        "mx_host": _domain(host.get("mx_host"), f"{where}: mx_host").lower().rstrip("."),
+        "mx_preference": _int(host.get("mx_preference", 10), f"{where}: mx_preference", 0, 65535),
+        "addresses": host.get("addresses"),
+        "dkim_keys": host.get("dkim_keys"),
+        "dkim_retired": _list(host.get("dkim_retired"), f"{where}: dkim_retired"),
+        "tlsa": host.get("tlsa"),
+    }
+
+
+def _tlsa_domain(mx: str, domains: list[str]) -> str:
+    """The domain whose zone holds the MX name (the longest match), else the host's first domain."""
+    holders = [d for d in domains if mx == d or mx.endswith("." + d)]
+    return max(holders, key=len) if holders else domains[0]
+
+
+def dns_records_domain_records(hosts: object, settings: Mapping) -> dict:
+    """Every record of each mail domain, computed from all hosts that serve it (not only the hosts in the play)."""
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(f"dns_records_domain_records: settings must be a mapping, got {_excerpt(settings)}")
+    entries = [_host_entry(host, i) for i, host in enumerate(_list(hosts, "dns_records_domain_records: hosts"))]
+    serving: dict[str, list[dict]] = {}
+    for entry in entries:
+        for domain in entry["domains"]:
+            serving.setdefault(domain, []).append(entry)
+    result = {}
+    for domain, servers in serving.items():
+        apex = domain + "."
+        records, preserve, retired = [], [], []
+        mx_values = sorted({f"{e['mx_preference']} {e['mx_host']}." for e in servers})
+        records.append({"name": apex, "type": "MX", "values": mx_values})
+        spec = dict(settings.get("spf") or {})
+        if settings.get("spf_host_addresses") is True:
+            for entry in servers:
+                if entry["addresses"] is None:
+                    raise AnsibleFilterError(
+                        f"dns_records_domain_records: {entry['host']} serves {domain} but its addresses are unknown "
+                        "(not in the play and no facts): set dns_records_host_addresses for it in the inventory, "
+                        "or include it in the play")
+                for address in _list(entry["addresses"], f"{entry['host']}: dns_records_host_addresses"):
+                    try:
+                        version = ipaddress.ip_address(str(address)).version
+                    except ValueError as exc:
+                        raise AnsibleFilterError(
+                            f"dns_records_domain_records: {entry['host']}: dns_records_host_addresses: {address!r} "
+                            "is not an IP address") from exc
+                    key = f"ip{version}"
+                    spec[key] = list(dict.fromkeys([*_list(spec.get(key), f"spf {key}"), str(address)]))
+        spf = spf_record(spec)
+        records.append({"name": apex, "type": "TXT", "values": [txt_zone(spf)], "exclusive": "v=spf1"})
+        dkim: dict[str, tuple[str, str]] = {}
+        for entry in servers:
+            if entry["dkim_keys"] is None:
+                preserve.append(f"._domainkey.{apex}")
+                continue
+            keys = (entry["dkim_keys"].get(domain) or {}) if isinstance(entry["dkim_keys"], Mapping) else None
+            if not isinstance(keys, Mapping):  # dkim_keys itself, or its entry for the domain, is no mapping
+                raise AnsibleFilterError(
+                    f"dns_records_domain_records: {entry['host']}: dkim_keys must be {{domain: {{selector: PEM}}}}")
+            for selector, pem in keys.items():
+                value = txt_zone(dkim_record(pem))
+                if selector in dkim and dkim[selector][1] != value:
+                    raise AnsibleFilterError(
+                        f"dns_records_domain_records: {dkim[selector][0]} and {entry['host']} publish different "
+                        f"keys for the DKIM selector {selector} of {domain}; give each host its own selector")
+                dkim.setdefault(selector, (entry["host"], value))
+        for selector, (_, value) in sorted(dkim.items()):
+            records.append({"name": f"{selector}._domainkey.{apex}", "type": "TXT", "values": [value],
+                            "exclusive": "v=DKIM1"})
+        for entry in servers:
+            for selector in entry["dkim_retired"]:
+                if selector not in dkim:
+                    retired.append({"name": f"{selector}._domainkey.{apex}", "type": "TXT"})
+        dmarc = settings.get("dmarc") or {}
+        records.append({"name": f"_dmarc.{apex}", "type": "TXT", "values": [
+            txt_zone(dmarc_record(dmarc_rollout(dmarc.get("phase", "none"), dmarc.get("tags") or {})))],
+            "exclusive": "v=DMARC1"})
+        policy = ""
+        if settings.get("mta_sts_mode"):
+            policy = mta_sts_policy(settings["mta_sts_mode"], sorted({e["mx_host"] for e in servers}),
+                                    settings.get("mta_sts_max_age", 604800))
+            records.append({"name": f"_mta-sts.{apex}", "type": "TXT",
+                            "values": [txt_zone(mta_sts_record(mta_sts_id(policy)))], "exclusive": "v=STSv1"})
+        if settings.get("tlsrpt_rua"):
+            records.append({"name": f"_smtp._tls.{apex}", "type": "TXT",
+                            "values": [txt_zone(tlsrpt_record(settings["tlsrpt_rua"]))], "exclusive": "v=TLSRPTv1"})
+        for entry in servers:
+            if _tlsa_domain(entry["mx_host"], entry["domains"]) != domain:
+                continue
+            name = f"_25._tcp.{entry['mx_host']}."
+            if entry["tlsa"] is None:
+                preserve.append(name)
+            elif entry["tlsa"]:
+                records.append({"name": name, "type": "TLSA", "values": [entry["tlsa"]]})
+        merged: dict[tuple[str, str], dict] = {}
+        for record in records:
+            entry = merged.setdefault((record["name"], record["type"]),
+                                      {"domain": domain, "name": record["name"], "type": record["type"], "values": []})
+            entry["values"] = list(dict.fromkeys(entry["values"] + record["values"]))
+            if record.get("exclusive"):
+                entry["exclusive"] = record["exclusive"]
+        result[domain] = {
+            "records": list(merged.values()),
+            "retired": [dict(r, domain=domain) for r in retired],
+            "preserve": sorted(set(preserve)),
+            "mta_sts_policy": policy,
+            "spf": spf,
+            "hosts": [e["host"] for e in servers],
+        }
+    return result
+
+
 class FilterModule:
     """DNS record filters for mail domains."""
 
@@ -541,6 +755,8 @@ class FilterModule:
         return {
             "spf_record": spf_record,
             "spf_lookup_count": spf_lookup_count,
+            "spf_limits": spf_limits,
+            "dns_records_domain_records": dns_records_domain_records,
             "dmarc_record": dmarc_record,
             "dmarc_rollout": dmarc_rollout,
             "dkim_record": dkim_record,
