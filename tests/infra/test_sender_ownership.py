@@ -137,6 +137,16 @@ def test_application_uses_each_of_its_addresses_but_not_its_logins_siblings(port
         554, f"5.7.1 From: header address <{own}> not owned by login {application['name'].lower()}")
 
 
+def test_header_and_envelope_checks_grant_the_same_addresses(host):
+    """One source: rspamd's map holds exactly the sender -> logins pairs of Postfix's smtpd_sender_login_maps."""
+    def pairs(path):
+        lines = host.file(path).content_string.splitlines()
+        return sorted(line.split() for line in lines if line.strip() and not line.startswith("#"))
+
+    postfix = pairs(host.check_output("postconf -h smtpd_sender_login_maps").split(":", 1)[1])
+    assert postfix and pairs("/etc/rspamd/mailfort/sender_logins.map") == postfix
+
+
 def test_port_25_mail_is_not_held_to_a_login(person, probe_address, tls_context, server_name, foreign_domain):
     """Inbound mail has no login: the header rule must not touch it (no milter on port 25)."""
     smtp = connect(probe_address, 25, PORT_MODES[25], tls_context, server_name)
