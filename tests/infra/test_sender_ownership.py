@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from lab_hosts import PORT_MODES
+from lab_hosts import PORT_MODES, global_addresses
 from smtp_probe import connect
 
 SUBMISSION_PORTS = [587, 465]
@@ -111,6 +111,22 @@ def test_forged_from_header_is_refused(forgery, port, person, application, probe
     code, text = _submit(probe_address, port, tls_context, server_name, person, from_lines,
                          f"someone@{foreign_domain}", uuid.uuid4().hex)
     assert (code, text) == (554, "5.7.1 " + expected.format(**values)), (forgery, from_lines)
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_forgery_over_ipv6_is_refused_and_own_address_accepted(port, host, host_vars, person, application,
+                                                               tls_context, server_name, foreign_domain):
+    """The same milter behind the IPv6 listeners (the lab is dual-stack; a host without IPv6 skips)."""
+    address = host_vars.get("mailfort_probe_address6") or global_addresses(host).get(6)
+    if not address:
+        pytest.skip("the host has no global IPv6 address (set mailfort_probe_address6)")
+    lines, expected = FORGERIES["ceo_of_our_domain"]
+    from_lines, values = _fill(lines, person, application, foreign_domain)
+    assert _submit(address, port, tls_context, server_name, person, from_lines, f"someone@{foreign_domain}",
+                   uuid.uuid4().hex) == (554, "5.7.1 " + expected.format(**values))
+    own, _ = _fill(GENUINE["own_address_with_a_display_name"], person, application, foreign_domain)
+    assert _submit(address, port, tls_context, server_name, person, own, f"someone@{foreign_domain}",
+                   uuid.uuid4().hex) == (250, "accepted")
 
 
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
