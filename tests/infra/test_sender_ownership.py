@@ -180,7 +180,8 @@ def test_submission_fails_closed_while_rspamd_is_down(port, lab_only, host, pers
                                                       server_name, foreign_domain):
     """milter_default_action=tempfail: without the checker, submission is deferred (4xx), never accepted
     unchecked. Postfix cannot reach the milter at CONNECT (its log: 451 4.7.1) and then answers the
-    session's next command (STARTTLS on 587, AUTH on 465) with 454 4.3.0."""
+    session's next command with a temporary error (Postfix 3.7: 454 4.3.0 to STARTTLS on 587, to AUTH
+    on 465); the reply must be transient, and the log must name the milter as the cause."""
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     host.check_output("systemctl stop rspamd")
     try:
@@ -195,8 +196,8 @@ def test_submission_fails_closed_while_rspamd_is_down(port, lab_only, host, pers
             if host.run("ss -Hltn 'sport = :11332'").stdout.strip():
                 break
             time.sleep(1)
-    assert (code, text) == (454, "4.3.0 Try again later"), (code, text)
-    log = host.check_output(f"journalctl --no-pager --since '{since}' -g 'milter-reject: CONNECT' || true")
+    assert 400 <= code < 500 and text.startswith("4."), (code, text)
+    log = host.check_output(f"journalctl --no-pager --since '{since}' | grep -F 'milter-reject: CONNECT' || true")
     service = {587: "submission", 465: "submissions"}[port]
     assert any(f"postfix/{service}/smtpd" in line and "451 4.7.1 Service unavailable - try again later" in line
                for line in log.splitlines()), log
