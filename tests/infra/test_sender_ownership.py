@@ -163,6 +163,20 @@ def test_header_and_envelope_checks_grant_the_same_addresses(host):
     assert postfix and pairs("/etc/rspamd/mailfort/sender_logins.map") == postfix
 
 
+def test_rspamd_runs_no_stock_module_and_fetches_nothing(host):
+    """The milter checks the From: header and nothing else: every module rspamd ships is
+    switched off (override.d), so it fetches no maps from maps.rspamd.com and asks no
+    outside service, not even at the start during installation (its log since then)."""
+    shipped = sorted(name.removesuffix(".conf") for name in
+                     host.check_output("ls /etc/rspamd/modules.d").split() if name.endswith(".conf"))
+    assert shipped
+    running = [name for name in shipped
+               if "enabled = false;" not in host.run(f"cat /etc/rspamd/override.d/{name}.conf").stdout]
+    assert running == [], f"stock rspamd modules not switched off: {running}"
+    fetched = host.run("grep -F maps.rspamd.com /var/log/rspamd/rspamd.log").stdout.splitlines()
+    assert fetched == [], "rspamd loaded remote maps:\n" + "\n".join(fetched[:5])
+
+
 def test_port_25_mail_is_not_held_to_a_login(person, probe_address, tls_context, server_name, foreign_domain):
     """Inbound mail has no login: the header rule must not touch it (no milter on port 25)."""
     smtp = connect(probe_address, 25, PORT_MODES[25], tls_context, server_name)
