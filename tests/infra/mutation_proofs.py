@@ -76,6 +76,14 @@ MUTATIONS = {
     "sender ownership not enforced": (
         ["-e", "mailfort_submission_recipient_restrictions=permit_sasl_authenticated, reject"],
         [("test_auth.py", "does_not_own or only_as_its_own")]),
+    # The From header check is rspamd's milter; without it on the submission services
+    # (OpenDKIM alone) any login signs any From: again.
+    "From header check not wired to 587/465": (
+        ["-e", "mailfort_submission_milters=unix:opendkim/opendkim.sock"],
+        [("test_sender_ownership.py", "forged or forgery or siblings")]),
+    "submission accepted while a milter is down": (
+        ["-P", "submission/inet/milter_default_action=accept", "submissions/inet/milter_default_action=accept"],
+        [("test_sender_ownership.py", "fails_closed")]),
     "TLS 1.0/1.1 allowed": (
         ["-e", "smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
          "tls_high_cipherlist=ALL:@SECLEVEL=0"],
@@ -96,8 +104,16 @@ MUTATIONS = {
         [("topology/test_limits.py", "capped")]),
 }
 
+# rspamd's milter is back (listening) before the guards run.
+_RSPAMD_UP = "for i in $(seq 60); do ss -Hltn 'sport = :11332' | grep -q . && break; sleep 1; done"
+
 # Faults that are not Postfix settings: (break command, restore command, guards).
 COMMAND_MUTATIONS = {
+    # The rule file moved aside (mv keeps it byte for byte) and rspamd restarted without it.
+    "From header rule removed from rspamd": (
+        f"mv /etc/rspamd/rspamd.local.lua /root/mailfort-rspamd.local.lua && systemctl restart rspamd && {_RSPAMD_UP}",
+        f"mv /root/mailfort-rspamd.local.lua /etc/rspamd/rspamd.local.lua && systemctl restart rspamd && {_RSPAMD_UP}",
+        [("test_sender_ownership.py", "forged or forgery or siblings")]),
     "firewall table removed": (
         "nft delete table inet mailfort", "systemctl reload mailfort-firewall",
         [("topology/test_access.py", "no_answer_from_the_firewall or management_port")]),

@@ -34,6 +34,7 @@ CANARIES = {
 INVALID = {
     "tls": ({"tls_source": "self-made"}, "tls_source"),
     "postfix": ({"postfix_inet_protocols": "ipv5"}, "postfix_inet_protocols"),
+    "rspamd": ({"rspamd_milter_port": "many"}, "rspamd_milter_port"),
     "opendkim": ({"opendkim_canonicalization": "loose"}, "opendkim_canonicalization"),
     "dovecot": ({"dovecot_password_scheme": "MD5"}, "dovecot_password_scheme"),
     "firewall": ({"firewall_input_policy": "reject"}, "firewall_input_policy"),
