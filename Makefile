@@ -16,7 +16,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -26,6 +26,7 @@ help:
 	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
 	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
+	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
 
 deps: apt venv
 
@@ -54,6 +55,11 @@ lab: deps
 
 lab-down:
 	lab/lab.sh down
+
+# The roles, filters and playbooks as the collection mailfort.mail, for
+# `ansible-galaxy collection install` (README: "Use it from your own playbook").
+collection: venv
+	collections/build.sh .cache/collection
 
 lint: venv
 	yamllint --strict .
