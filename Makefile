@@ -86,12 +86,14 @@ FIRST_DISTRO := $(firstword $(DISTROS))
 # The mutation proofs run on the first distro's lab (inventories/lab); the last
 # one's lab converges the production example (inventories/lab-production) and
 # runs check mode on its brand-new hosts first (when there are two distros; with
-# one, that lab does the first distro's work). The labs run side by side and
-# each carries one extra step.
+# one, that lab does the first distro's work). The last distro's lab also
+# converges its mail server again from the collection tarball, installed into a
+# user's project (tests/collection-consumer.sh). The labs run side by side.
 LAST_DISTRO := $(lastword $(DISTROS))
 lab-test-%: venv image-% $(LAB_CA)
 	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) \
 	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
+	MAILFORT_COLLECTION=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_LAB_INVENTORY=$(if $(and $(filter $*,$(LAST_DISTRO)),$(filter-out $(FIRST_DISTRO),$*)),lab-production,lab) \
 	SCENARIO=$(SCENARIO) \
 	  nice -n $(if $(filter $*,$(FIRST_DISTRO)),0,5) tests/lab-run.sh $*
@@ -118,6 +120,7 @@ test:
 	  timed-lint timed-unit $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
 	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
 	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --check-new-on $(LAST_DISTRO) \
+	  --collection-on $(LAST_DISTRO) \
 	  --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
 	exit $$status
 

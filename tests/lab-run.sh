@@ -3,11 +3,13 @@
 # One molecule scenario on one distribution, step by step, each step timed.
 #
 # usage: tests/lab-run.sh DISTRO        (SCENARIO=topology|default, MAILFORT_MUTATIONS=0|1,
-#                                        MAILFORT_CHECK_NEW=0|1)
+#                                        MAILFORT_CHECK_NEW=0|1, MAILFORT_COLLECTION=0|1)
 #
 # Steps: create (stale lab removed, syntax, create, prepare), check mode on the
 # new hosts (MAILFORT_CHECK_NEW=1), converge, then
-# idempotence and check side by side, verify, mutations (MAILFORT_MUTATIONS=1),
+# idempotence and check side by side (with MAILFORT_COLLECTION=1 also the
+# collection tarball, installed into a user's project, converging the mail
+# server again: tests/collection-consumer.sh), verify, mutations (MAILFORT_MUTATIONS=1),
 # destroy. A failed step skips the rest but never the destroy. Each step's wall
 # time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
 # table). The base image is built first if its recipe changed (`make images`
@@ -97,20 +99,28 @@ check_new() {
   echo "check mode on the new host ran to the end, reported changes and changed nothing"
 }
 
-# Neither run changes anything on a converged lab (that is what the first one
-# proves), so they run at the same time; their logs are printed one after the other.
+# None of these runs changes anything on a converged lab (that is what each of
+# idempotence and collection proves), so they run at the same time; their logs
+# are printed one after the other.
 idempotence_and_check() {
+  local parts="idempotence check" pids="" pid rc=0
   (step idempotence idempotence) &
-  local first=$!
+  pids="$pids $!"
   (step check check_mode) &
-  local second=$!
-  wait $first; local rc1=$?
-  wait $second; local rc2=$?
-  for part in idempotence check; do
+  pids="$pids $!"
+  if [ "${MAILFORT_COLLECTION:-0}" = 1 ]; then
+    (step collection collection >"$logs/$scenario-$distro-collection.log" 2>&1) &
+    pids="$pids $!"
+    parts="$parts collection"
+  fi
+  for pid in $pids; do
+    wait "$pid" || rc=1
+  done
+  for part in $parts; do
     echo "--- $scenario/$distro $part log ---"
     cat "$logs/$scenario-$distro-$part.log"
   done
-  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]
+  return $rc
 }
 
 # The mutation proofs break this lab's server on purpose, one fault at a time.
@@ -135,8 +145,14 @@ stop_timeouts() {
   return 0
 }
 
+# The collection, installed as a user installs it, builds the same server
+# (changed=0 on the converged mail server).
+collection() {
+  tests/collection-consumer.sh "$inventory" "${MAILFORT_LAB_INVENTORY:-lab}"
+}
+
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create destroy mutations idempotence check_mode check_new
+export -f molecule_ create destroy mutations idempotence check_mode check_new collection
 export scenario distro inventory logs
 
 lab/build-image.sh "$distro" || failed=image
@@ -146,7 +162,7 @@ if [ "${MAILFORT_CHECK_NEW:-0}" = 1 ]; then
 fi
 step converge molecule_ converge
 if [ -z "$failed" ]; then
-  idempotence_and_check || failed=${failed:-"idempotence or check"}
+  idempotence_and_check || failed=${failed:-"idempotence, check or collection"}
 fi
 step verify molecule_ verify
 if [ "${MAILFORT_MUTATIONS:-0}" = 1 ]; then

@@ -94,7 +94,8 @@ def timing_table(rows, reports: dict[str, list[dict]]) -> list[str]:
 
 
 def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutations_on: str,
-          budget_minutes: float, now: float | None = None, check_new_on: str = "") -> tuple[list[str], list[str], dict]:
+          budget_minutes: float, now: float | None = None, check_new_on: str = "",
+          collection_on: str = "") -> tuple[list[str], list[str], dict]:
     """Return (output lines, problems, counts)."""
     problems, out = [], []
     reports = {}
@@ -136,6 +137,9 @@ def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutatio
     if check_new_on and check_new_on in distros and (f"{scenario}-{check_new_on}", "check-new") not in {
             (group, step) for group, step, _, status in rows if status == "ok"}:
         problems.append(f"check mode on the brand-new {check_new_on} hosts (step check-new) did not run to the end")
+    if collection_on and collection_on in distros and (f"{scenario}-{collection_on}", "collection") not in {
+            (group, step) for group, step, _, status in rows if status == "ok"}:
+        problems.append(f"the collection tarball did not converge the {collection_on} lab with no change (step collection)")
     out += timing_table(rows, reports)
     started = timings / "started"
     if started.exists():
@@ -157,10 +161,12 @@ def main(argv=None) -> int:
     parser.add_argument("--distros", default="debian12 debian13")
     parser.add_argument("--mutations-on", default="debian12")
     parser.add_argument("--check-new-on", default="")
+    parser.add_argument("--collection-on", default="")
     parser.add_argument("--budget-minutes", type=float, default=30)
     args = parser.parse_args(argv)
     out, problems, counts = judge(args.junit, args.timings, args.scenario, args.distros.split(),
-                                  args.mutations_on, args.budget_minutes, check_new_on=args.check_new_on)
+                                  args.mutations_on, args.budget_minutes, check_new_on=args.check_new_on,
+                                  collection_on=args.collection_on)
     print("\n".join(out))
     for problem in problems:
         print(f"FAIL: {problem}")

@@ -122,3 +122,18 @@ def test_check_mode_on_new_hosts_must_have_run(run, tmp_path):
     _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
                                    check_new_on="debian13")
     assert problems == []
+
+
+def test_the_collection_step_must_have_run(run, tmp_path):
+    timings = tmp_path / "timings"
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   collection_on="debian13")
+    assert any("step collection" in p for p in problems), problems
+    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcollection\t60.0\tfailed\n")
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   collection_on="debian13")
+    assert any("step collection" in p for p in problems), problems
+    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcollection\t60.0\tok\n")
+    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                                   collection_on="debian13")
+    assert problems == []
