@@ -66,6 +66,7 @@ SHELL_SCRIPTS = $(sort $(shell find . \( -name .git -o -name .venv -o -name .cac
 lint: venv
 	yamllint --strict .
 	ansible-lint --offline
+	ruff check .
 	shellcheck -x $(SHELL_SCRIPTS)
 
 JUNIT_DIR := $(CURDIR)/.cache/junit
