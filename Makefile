@@ -7,7 +7,8 @@ VENV ?= .venv
 DISTROS ?= debian12 debian13
 SCENARIO ?= topology
 # Packages the lab needs on the controller (a Debian machine).
-APT_PACKAGES := podman runc debootstrap swaks libnet-ssleay-perl python3-venv iproute2 openssh-client
+# shellcheck: for `make lint`.
+APT_PACKAGES := podman runc debootstrap swaks libnet-ssleay-perl python3-venv iproute2 openssh-client shellcheck
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -61,9 +62,18 @@ lab-down:
 collection: venv
 	collections/build.sh .cache/collection
 
+# Every shell script: *.sh and any file starting with a sh/bash shebang (.ci/run).
+# -x follows the files they source (lab/podman.env).
+SHELL_SCRIPTS = $(sort $(shell find . \( -name .git -o -name .venv -o -name .cache -o -name .ansible \) -prune \
+  -o -type f -name '*.sh' -print) \
+  $(shell grep -rlE '^\#!(/usr/bin/env |/usr/bin/|/bin/)(ba)?sh\b' --exclude-dir=.git --exclude-dir=.venv \
+  --exclude-dir=.cache --exclude-dir=.ansible .))
+
 lint: venv
 	yamllint --strict .
 	ansible-lint --offline
+	ruff check .
+	shellcheck -x $(SHELL_SCRIPTS)
 
 JUNIT_DIR := $(CURDIR)/.cache/junit
 

@@ -6,9 +6,10 @@
 #
 # collections/ansible_collections/mailfort/mail is the collection's source:
 # galaxy.yml, meta/runtime.yml, README.md, and symlinks to the repository's
-# roles/, playbooks/ and filter_plugins/ (as plugins/filter/). The build copies
+# roles/, playbooks/, filter_plugins/ (as plugins/filter/), the dns_records
+# role's library/ (as plugins/modules/), CHANGELOG.md and LICENSE. The build copies
 # that tree with the links resolved, leaves the lab-only roles and playbooks
-# out, and runs ansible-galaxy on the copy. Nothing is rewritten: the roles
+# out, and runs ansible-galaxy on the copy. No file is rewritten: the roles
 # already call their filters and each other by FQCN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,6 @@ stage=$out/stage/mailfort/mail
 rm -rf "$out/stage"
 mkdir -p "$stage"
 cp -RL "$source/." "$stage/"
-# The repository's changelog and licence are the collection's.
-for file in CHANGELOG.md LICENSE; do
-  if [ -f "$file" ]; then cp "$file" "$stage/"; fi
-done
 # LAB ONLY content stays in the repository: the lab's roles (sink, nameserver,
 # resolver) and the playbooks that converge the lab or make its CA.
 rm -rf "$stage"/roles/lab_* "$stage/playbooks/lab.yml" "$stage/playbooks/lab-ca.yml"

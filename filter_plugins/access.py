@@ -21,7 +21,8 @@ ANY = "any"
 
 def _network(variable: str, item: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     if not isinstance(item, str) or not item.strip():
-        raise AnsibleFilterError(f"{variable}: {item!r} is not a network (write CIDRs such as 192.0.2.0/24 or 2001:db8::/32)")
+        raise AnsibleFilterError(
+            f"{variable}: {item!r} is not a network (write CIDRs such as 192.0.2.0/24 or 2001:db8::/32)")
     text = item.strip()
     if text.startswith("["):
         text = text[1:].replace("]", "", 1)
@@ -57,7 +58,8 @@ def mailfort_client_access(access: object, variable: str = "mailfort_client_acce
         raise AnsibleFilterError(f"{variable}: expected a mapping of service to networks, got {access!r}")
     unknown = sorted(set(access) - set(SERVICES))
     if unknown:
-        raise AnsibleFilterError(f"{variable}: unknown service(s) {unknown}; known: {sorted(SERVICES)} (ports 25, 587, 465)")
+        raise AnsibleFilterError(
+            f"{variable}: unknown service(s) {unknown}; known: {sorted(SERVICES)} (ports 25, 587, 465)")
     result: dict = {}
     for service, port in SERVICES.items():
         name = f"{variable}.{service}"

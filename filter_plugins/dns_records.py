@@ -249,12 +249,12 @@ def _spf_expand(record: str, resolver, chain: list[str], max_depth: int) -> int:
             continue
         domain = _domain(value, f"spf_lookup_count: {name} target (macros cannot be expanded)")
         if domain in chain:
-            raise AnsibleFilterError(f"spf_lookup_count: SPF include loop: {' -> '.join(chain + [domain])}")
+            raise AnsibleFilterError(f"spf_lookup_count: SPF include loop: {' -> '.join([*chain, domain])}")
         if len(chain) >= max_depth:
             raise AnsibleFilterError(
-                f"spf_lookup_count: includes nest deeper than max_depth={max_depth}: {' -> '.join(chain + [domain])}"
+                f"spf_lookup_count: includes nest deeper than max_depth={max_depth}: {' -> '.join([*chain, domain])}"
             )
-        total += _spf_expand(_spf_fetch(resolver, domain), resolver, chain + [domain], max_depth)
+        total += _spf_expand(_spf_fetch(resolver, domain), resolver, [*chain, domain], max_depth)
     return total
 
 
@@ -305,7 +305,7 @@ def _spf_walk(record: str, resolver, chain: list[str], result: dict, max_depth: 
         if (name, separator) in (("include", ":"), ("redirect", "=")):
             domain = _domain(target, f"spf_limits: {name} target in {where}")
             if domain in chain:
-                raise AnsibleFilterError(f"spf_limits: SPF include loop: {' -> '.join(chain + [domain])}")
+                raise AnsibleFilterError(f"spf_limits: SPF include loop: {' -> '.join([*chain, domain])}")
             if len(chain) > max_depth:
                 raise AnsibleFilterError(f"spf_limits: includes nest deeper than {max_depth}: {where} -> {domain}")
             import dns.exception
@@ -326,7 +326,7 @@ def _spf_walk(record: str, resolver, chain: list[str], result: dict, max_depth: 
                 result["errors"].append(f"{where} -> {domain}: {len(records)} SPF records (needs exactly one)")
                 result["chain"].append(f"{where} -> {domain}: {len(records)} SPF records")
                 continue
-            _spf_walk(records[0], resolver, chain + [domain], result, max_depth)
+            _spf_walk(records[0], resolver, [*chain, domain], result, max_depth)
         elif name in ("a", "mx", "exists") and separator == ":":
             qtypes = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[name]
             if _spf_void(resolver, _domain(target, f"spf_limits: {name} target in {where}"), qtypes):

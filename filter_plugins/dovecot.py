@@ -17,7 +17,8 @@ _SCHEMES = ("ARGON2ID", "SHA512-CRYPT")
 _SCHEME_PREFIX = re.compile(r"^\{([A-Z0-9.-]+)\}(.*)$", re.DOTALL)
 # Deliberately simple: one @, a non-empty local part and a dotted domain, nothing Dovecot or
 # Postfix maps would choke on (no spaces, colons, commas or control characters).
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
 _ACCOUNT_KEYS = frozenset(("name", "password", "senders", "mailbox", "kind"))
 _KINDS = ("person", "application")
 _SETTING_NAME = re.compile(r"^[A-Za-z0-9_.:/-]+(?: [^\s{}\"]+|\s\"[^\"]*\")?$")

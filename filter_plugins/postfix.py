@@ -16,7 +16,7 @@ _PARAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
 _SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
 _MASTER_FIELDS = ("private", "unpriv", "chroot", "wakeup", "maxproc")
-_MASTER_KEYS = frozenset(("service", "type", "command", "args", "options", "state") + _MASTER_FIELDS)
+_MASTER_KEYS = frozenset(("service", "type", "command", "args", "options", "state", *_MASTER_FIELDS))
 
 
 def _scalar(name: str, value: object) -> str:

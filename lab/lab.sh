@@ -108,7 +108,9 @@ INFO
 down() {
   remove "$name"
   remove "$sink"
-  podman network exists "$network" && podman network rm --force "$network" >/dev/null || true
+  if podman network exists "$network"; then
+    podman network rm --force "$network" >/dev/null || true
+  fi
   echo "lab hosts $name and $sink removed"
 }
 

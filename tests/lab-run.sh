@@ -17,7 +17,7 @@
 # Several distributions can run at once: each gets its own molecule state
 # directory, container names and subnet (molecule/topology/molecule.yml).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 
 distro=${1:?usage: $0 debian12|debian13}
 scenario=${SCENARIO:-topology}
@@ -133,13 +133,13 @@ mutations() {
 # The lab image lets systemd give up on a stopping unit after a few seconds
 # (lab/build-image.sh); say so whenever that fired, per host.
 stop_timeouts() {
-  local container lines
+  local container lines line
   for container in $(podman ps --format '{{.Names}}' --filter "name=^mailfort-$distro-"); do
     lines=$(podman exec "$container" journalctl --no-pager -o short-monotonic 2>/dev/null \
             | grep -E "State '(stop-sigterm|final-sigterm)' timed out" || true)
     if [ -n "$lines" ]; then
       echo "lab stop timeout fired on $container ($(wc -l <<<"$lines") times):"
-      sed 's/^/  /' <<<"$lines"
+      while IFS= read -r line; do printf '  %s\n' "$line"; done <<<"$lines"
     fi
   done
   return 0

@@ -139,7 +139,8 @@ def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutatio
         problems.append(f"check mode on the brand-new {check_new_on} hosts (step check-new) did not run to the end")
     if collection_on and collection_on in distros and (f"{scenario}-{collection_on}", "collection") not in {
             (group, step) for group, step, _, status in rows if status == "ok"}:
-        problems.append(f"the collection tarball did not converge the {collection_on} lab with no change (step collection)")
+        problems.append(f"the collection tarball did not converge the {collection_on} lab with no change "
+                        "(step collection)")
     out += timing_table(rows, reports)
     started = timings / "started"
     if started.exists():

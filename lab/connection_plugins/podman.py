@@ -138,8 +138,9 @@ class Connection(PodmanConnection):
             args = ["exec", "--interactive"] + (["--user", self.user] if self.user else [])
             return self._podman(args, argv, in_data)
         runc, container = target
+        command = [runc, "--root", RUNC_ROOT, "exec", container, *argv]
         process = subprocess.Popen(
-            [to_bytes(arg, errors="surrogate_or_strict") for arg in [runc, "--root", RUNC_ROOT, "exec", container] + argv],
+            [to_bytes(arg, errors="surrogate_or_strict") for arg in command],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = process.communicate(input=in_data)
         return process.returncode, stdout, stderr

@@ -87,17 +87,16 @@ def tls_context(ca_file):
     """A strict client context: verifies the chain and the host name."""
     import ssl
 
-    context = ssl.create_default_context(cafile=ca_file)
-    return context
+    return ssl.create_default_context(cafile=ca_file)
 
 
 @pytest.fixture(scope="module")
 def test_accounts(host_vars):
     """Accounts with usable (literal) passwords: mailfort_test_accounts, else lab mailfort_accounts."""
     accounts = host_vars.get("mailfort_test_accounts") or host_vars.get("mailfort_accounts") or []
-    usable = [a for a in accounts
-              if isinstance(a.get("password"), str) and "{{" not in a["password"] and "$ANSIBLE_VAULT" not in a["password"]]
-    return usable
+    return [a for a in accounts
+            if isinstance(a.get("password"), str)
+            and "{{" not in a["password"] and "$ANSIBLE_VAULT" not in a["password"]]
 
 
 def _account(accounts, kind):

@@ -43,12 +43,13 @@ def run_site_playbook(request, host_name, tmp_path, extra_vars, tags=()):
     inventory = request.config.option.ansible_inventory
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra_vars))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"),
+               ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
     command = ["ansible-playbook", "-i", inventory, "--limit", host_name, "-e", f"@{vars_file}"]
     if tags:
         command += ["--tags", ",".join(tags)]
-    result = subprocess.run(command + [str(PROJECT_DIR / "playbooks" / "site.yml")],
+    result = subprocess.run([*command, str(PROJECT_DIR / "playbooks" / "site.yml")],
                             env=env, capture_output=True, text=True, timeout=600, check=False)
     return result.returncode, result.stdout + result.stderr
 

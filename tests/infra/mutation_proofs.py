@@ -48,10 +48,12 @@ MUTATIONS = {
         ["-e", "virtual_mailbox_maps=static:OK"],
         [("test_inbound.py", "unknown_user or without_mailbox")]),
     "unknown recipients of our domains accepted on 587/465": (
-        ["-e", "mailfort_submission_recipient_restrictions=reject_sender_login_mismatch, permit_sasl_authenticated, reject"],
+        ["-e", ("mailfort_submission_recipient_restrictions="
+                "reject_sender_login_mismatch, permit_sasl_authenticated, reject")],
         [("test_auth.py", "unknown_recipient")]),
     "null sender allowed from a login on 587/465": (
-        ["-e", "mailfort_submission_recipient_restrictions=reject_sender_login_mismatch, reject_unlisted_recipient, permit_sasl_authenticated, reject"],
+        ["-e", ("mailfort_submission_recipient_restrictions="
+                "reject_sender_login_mismatch, reject_unlisted_recipient, permit_sasl_authenticated, reject")],
         [("test_auth.py", "null_sender")]),
     "postmaster@, abuse@ and report mailboxes not delivered": (
         ["-e", "virtual_alias_maps="],

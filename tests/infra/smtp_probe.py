@@ -8,6 +8,7 @@ a run early and make the remaining probes pass by default.
 """
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -30,7 +31,7 @@ def _reply(pair) -> Reply:
     return Reply(code, text.decode(errors="replace") if isinstance(text, bytes) else str(text))
 
 
-class ConnectTimeout(TimeoutError):
+class ConnectTimeoutError(TimeoutError):
     """The TCP connection itself was never answered (a firewall drop), as opposed
     to a connection that was accepted and then stayed silent (no banner)."""
 
@@ -38,8 +39,8 @@ class ConnectTimeout(TimeoutError):
 def _tcp_connect(host, port, timeout):
     try:
         return socket.create_connection((host, port), timeout)
-    except (socket.timeout, TimeoutError) as err:
-        raise ConnectTimeout(f"no answer to the TCP connection to {host}:{port} within {timeout}s") from err
+    except TimeoutError as err:
+        raise ConnectTimeoutError(f"no answer to the TCP connection to {host}:{port} within {timeout}s") from err
 
 
 class _SMTP(smtplib.SMTP):
@@ -90,10 +91,8 @@ def probe(address: str, port: int, mode: str, context, server_name: str, sender:
     try:
         local = smtp.sock.getsockname()[0]
         mail, rcpt = envelope(smtp, sender, recipient)
-        try:
+        with contextlib.suppress(smtplib.SMTPException):
             smtp.docmd("QUIT")
-        except smtplib.SMTPException:
-            pass
         return mail, rcpt, local
     finally:
         smtp.close()
@@ -122,9 +121,9 @@ def relay_variants(domain: str, server_name: str, ip: str) -> list[tuple[str, st
 def tls_handshake(address: str, port: int, mode: str, context: ssl.SSLContext, server_name: str):
     """Return (protocol, cipher) of a completed handshake, or raise ssl.SSLError/OSError."""
     if mode == "implicit":
-        with socket.create_connection((address, port), timeout=20) as raw:
-            with context.wrap_socket(raw, server_hostname=server_name) as tls:
-                return tls.version(), tls.cipher()[0]
+        with socket.create_connection((address, port), timeout=20) as raw, \
+                context.wrap_socket(raw, server_hostname=server_name) as tls:
+            return tls.version(), tls.cipher()[0]
     smtp = connect(address, port, "plain", None, server_name)
     try:
         smtp.starttls(context=context)
@@ -143,7 +142,7 @@ def failure_kind(err: BaseException) -> str:
     "connect-timeout": the TCP connection was never answered (what a firewall
     drop looks like); "timeout": connected, then no reply in time (a banner or
     command timeout) - never evidence of a drop."""
-    if isinstance(err, ConnectTimeout):
+    if isinstance(err, ConnectTimeoutError):
         return "connect-timeout"
     if isinstance(err, (socket.timeout, TimeoutError)):
         return "timeout"
@@ -208,7 +207,8 @@ def authenticate(address: str, port: int, mode: str, context, server_name: str, 
             mail, rcpt = envelope(smtp, sender, recipient)
             result["mail"], result["rcpt"] = [mail.code, mail.text], [rcpt.code, rcpt.text]
             if rcpt.code == 250:
-                data = _reply(smtp.data(f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: mailfort probe\r\n\r\nprobe\r\n".encode()))
+                message = f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: mailfort probe\r\n\r\nprobe\r\n"
+                data = _reply(smtp.data(message.encode()))
                 result["data"] = [data.code, data.text]
         return result
     except (OSError, smtplib.SMTPException) as err:

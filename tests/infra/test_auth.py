@@ -50,7 +50,7 @@ def test_465_refuses_a_plaintext_session(probe_address):
         raw.settimeout(5)
         try:
             banner = raw.recv(512)
-        except socket.timeout:
+        except TimeoutError:
             banner = b""
     assert not banner.startswith(b"220"), f"465 answered in plaintext: {banner!r}"
 

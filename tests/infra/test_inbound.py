@@ -80,8 +80,8 @@ def test_role_and_report_addresses_are_delivered(host, host_vars, lab_only, prob
     try:
         for address in wanted:
             tokens[address] = token = uuid.uuid4().hex
-            refused = smtp.sendmail("reporter@example.net", [address],
-                                    f"Subject: to {address} {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\n{token}\r\n")
+            message = f"Subject: to {address} {token}\r\nMessage-ID: <{token}@example.net>\r\n\r\n{token}\r\n"
+            refused = smtp.sendmail("reporter@example.net", [address], message)
             assert refused == {}, (address, refused)
     finally:
         smtp.close()

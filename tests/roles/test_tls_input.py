@@ -17,7 +17,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PLAYBOOK = "tls_input.yml"
 HOST = "mx.example.com"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
+VALID = (NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90))  # not_before, not_after of a good certificate
 
 
 def _key():
@@ -54,7 +55,7 @@ def _write(tmp_path: Path, key, cert) -> dict:
 @pytest.fixture
 def good_files(tmp_path):
     key = _key()
-    return _write(tmp_path, key, _cert(key, [HOST], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90)))
+    return _write(tmp_path, key, _cert(key, [HOST], *VALID))
 
 
 def _fails(run_playbook, extra_vars, *needles):
@@ -82,7 +83,7 @@ def test_an_unchosen_source_is_refused_saying_how_to_choose(run_playbook):
 
 def test_wildcard_certificate_covers_the_name(run_playbook, tmp_path):
     key = _key()
-    extra = _write(tmp_path, key, _cert(key, ["*.example.com"], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90)))
+    extra = _write(tmp_path, key, _cert(key, ["*.example.com"], *VALID))
     rc, out = run_playbook(PLAYBOOK, extra)
     assert rc == 0, out
 
@@ -124,13 +125,13 @@ def test_key_that_does_not_match_is_named(run_playbook, good_files, tmp_path):
 
 def test_certificate_for_another_host_is_named(run_playbook, tmp_path):
     key = _key()
-    extra = _write(tmp_path, key, _cert(key, ["mx.example.org"], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90)))
+    extra = _write(tmp_path, key, _cert(key, ["mx.example.org"], *VALID))
     _fails(run_playbook, extra, "tls_cert_file", "does not cover tls_hostnames " + HOST)
 
 
 def test_wildcard_does_not_cover_two_labels(run_playbook, tmp_path):
     key = _key()
-    extra = _write(tmp_path, key, _cert(key, ["*.example.com"], NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90)))
+    extra = _write(tmp_path, key, _cert(key, ["*.example.com"], *VALID))
     extra["tls_hostnames"] = ["a.mx.example.com"]
     _fails(run_playbook, extra, "tls_cert_file", "does not cover tls_hostnames a.mx.example.com")
 

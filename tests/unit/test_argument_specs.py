@@ -44,7 +44,8 @@ def test_no_secret_is_templated_into_a_default():
 
 
 def test_the_scan_sees_the_specs():
-    assert len(OPTIONS) > 100 and any(name == "postfix_accounts" for _, name, _ in OPTIONS)
+    assert len(OPTIONS) > 100
+    assert any(name == "postfix_accounts" for _, name, _ in OPTIONS)
     assert _problem("x", "postfix_accounts", {"default": "{{ mailfort_accounts }}"})
     assert _problem("x", "dns_records_nsupdate_key_secret", {"default": "{{ vault_tsig }}", "no_log": True})
     assert not _problem("x", "postfix_domains", {"default": "{{ mailfort_domains | default([]) }}"})
@@ -56,7 +57,8 @@ def test_the_main_spec_lists_every_default_with_the_same_value(role):
     defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()) or {}
     options = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
     options = options.get("options") or {}
-    assert set(defaults) == set(options), \
-        f"{role}: only in defaults {sorted(set(defaults) - set(options))}, only in the spec {sorted(set(options) - set(defaults))}"
-    differ = sorted(name for name in defaults if "default" in options[name] and options[name]["default"] != defaults[name])
+    assert set(defaults) == set(options), (f"{role}: only in defaults {sorted(set(defaults) - set(options))}, "
+                                           f"only in the spec {sorted(set(options) - set(defaults))}")
+    differ = sorted(name for name in defaults
+                    if "default" in options[name] and options[name]["default"] != defaults[name])
     assert not differ, f"{role}: the spec's default differs from defaults/main.yml for {differ}"

@@ -39,7 +39,8 @@ def test_dovecot_lines_stand_in_when_postfix_logs_no_user(filters):
 
 def test_unrelated_lines_count_nothing(filters):
     report = filters["mailfort_auth_report"](["mx postfix/smtpd[1]: connect from unknown[192.0.2.7]", ""])
-    assert report["failures"] == 0 and report["successes"] == 0
+    assert report["failures"] == 0
+    assert report["successes"] == 0
 
 
 def test_bad_input(filters):

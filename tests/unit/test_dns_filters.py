@@ -8,6 +8,7 @@ import ipaddress
 import math
 import re
 from types import SimpleNamespace
+from typing import ClassVar
 
 import dns.exception
 import dns.resolver
@@ -35,7 +36,7 @@ def private_pem(key) -> str:
 def self_signed(name: str):
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
@@ -180,7 +181,8 @@ def test_spf_record_round_trips_networks_and_counts_lookups(filters, v4, v6, n_i
         return
     record = filters["spf_record"](spec)
     words = record.split()
-    assert words[0] == "v=spf1" and words[-1] == "-all"
+    assert words[0] == "v=spf1"
+    assert words[-1] == "-all"
     parsed = {"ip4": set(), "ip6": set(), "include": set()}
     for word in words[1:-1]:
         if word == "mx":
@@ -220,8 +222,8 @@ def test_spf_lookup_count_rejects_non_spf(filters, record, needle):
 class FakeResolver:
     """Stands in for dns.resolver.Resolver: answers TXT queries from a dict, never touches the network."""
 
-    zone: dict = {}
-    made: list = []
+    zone: ClassVar[dict] = {}
+    made: ClassVar[list] = []
 
     def __init__(self, configure=True):
         self.configure = configure

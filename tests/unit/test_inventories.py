@@ -41,8 +41,8 @@ def test_the_example_comes_first_and_is_the_production_file():
 def test_the_overlay_sets_only_addresses_certificates_and_test_secrets():
     for path in sorted((OVERLAY / "mailservers").iterdir())[1:]:
         extra = _keys(path) - ALLOWED
-        assert not extra, f"{path.name} ({path.resolve().relative_to(ROOT)}) sets {sorted(extra)}: not an address, " \
-                          "certificate file or test secret; put product settings in the production example"
+        assert not extra, (f"{path.name} ({path.resolve().relative_to(ROOT)}) sets {sorted(extra)}: not an address, "
+                           "certificate file or test secret; put product settings in the production example")
 
 
 def test_the_lab_only_settings_are_not_linked():

@@ -49,7 +49,7 @@ def test_bad_domains_are_named(plan, domain):
         plan([domain], "mail")
 
 
-@pytest.mark.parametrize(("args", "variable"), [
+@pytest.mark.parametrize("args, variable", [
     (("bad_selector",), "opendkim_selector"),
     (("",), "opendkim_selector"),
     (("-mail",), "opendkim_selector"),
@@ -66,9 +66,9 @@ def test_selector_lists_must_be_lists(plan):
         plan(["example.com"], "mail", "next")
 
 
-@pytest.mark.parametrize(("published", "retired"), [([], ["mail"]), (["next"], ["next"])])
+@pytest.mark.parametrize("published, retired", [([], ["mail"]), (["next"], ["next"])])
 def test_a_selector_cannot_be_live_and_retired(plan, published, retired):
-    with pytest.raises(AnsibleFilterError, match="opendkim_selectors_retired: .* live or retired, not both"):
+    with pytest.raises(AnsibleFilterError, match=r"opendkim_selectors_retired: .* live or retired, not both"):
         plan(["example.com"], "mail", published, retired)
 
 

@@ -269,7 +269,8 @@ def main():
     except Exception as exc:  # noqa: BLE001 - any DNS failure ends the task with its reason
         module.fail_json(msg=f"mailfort_dns_rrsets: {type(exc).__name__}: {exc}")
     added, deleted = _lines(result["add"]), _lines(result["delete"])
-    diff = {"before": "\n".join(deleted) + ("\n" if deleted else ""), "after": "\n".join(added) + ("\n" if added else ""),
+    diff = {"before": "\n".join(deleted) + ("\n" if deleted else ""),
+            "after": "\n".join(added) + ("\n" if added else ""),
             "before_header": f"{params['zone']}: values deleted", "after_header": f"{params['zone']}: values added"}
     module.exit_json(changed=changed, added=added, deleted=deleted, diff=diff)
 

@@ -52,7 +52,7 @@ class MaildirSink:
             headers.append(("X-Sink-Auth-Login", session.auth_data.login.decode("utf-8", "replace")))
         headers.append(("X-Sink-Mail-From", envelope.mail_from or ""))
         headers.extend(("X-Sink-Rcpt-To", rcpt) for rcpt in envelope.rcpt_tos)
-        headers.append(("X-Sink-Received-At", datetime.datetime.now(datetime.timezone.utc).isoformat()))
+        headers.append(("X-Sink-Received-At", datetime.datetime.now(datetime.UTC).isoformat()))
         prefix = "".join(f"{name}: {_header_value(value)}\r\n" for name, value in headers)
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
@@ -65,7 +65,8 @@ class MaildirSink:
 def _authenticator(users: dict[str, str]):
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword)
-              and users.get(auth_data.login.decode("utf-8", "replace")) == auth_data.password.decode("utf-8", "replace"))
+              and users.get(auth_data.login.decode("utf-8", "replace"))
+              == auth_data.password.decode("utf-8", "replace"))
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
     return authenticate
 
@@ -84,8 +85,8 @@ async def serve(args: argparse.Namespace) -> None:
             users = dict(line.rstrip("\n").split(":", 1) for line in handle if ":" in line)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-        common = dict(hostname=args.hostname, data_size_limit=args.size, decode_data=False,
-                      auth_required=True, authenticator=_authenticator(users))
+        common = {"hostname": args.hostname, "data_size_limit": args.size, "decode_data": False,
+                  "auth_required": True, "authenticator": _authenticator(users)}
         servers.append(await loop.create_server(
             lambda: SMTP(handler, tls_context=context, require_starttls=True, auth_require_tls=True, **common),
             host=args.listen or None, port=args.starttls_port))

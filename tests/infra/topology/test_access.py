@@ -100,5 +100,7 @@ def test_management_port_stays_reachable_and_other_ports_do_not(outsider, host_v
               "        print(port, type(err).__name__)\n")
     out = outsider.host.check_output(f"python3 -c {__import__('shlex').quote(script)}")
     seen = dict(line.split(" ", 1) for line in out.splitlines())
-    assert seen["22"] == "open", f"management port 22 over IPv{family}: {seen['22']} (the firewall would lock the operator out)"
-    assert seen["2525"] in ("TimeoutError", "timeout"), f"unlisted port 2525 over IPv{family}: {seen['2525']} (policy drop expected)"
+    assert seen["22"] == "open", (
+        f"management port 22 over IPv{family}: {seen['22']} (the firewall would lock the operator out)")
+    assert seen["2525"] in ("TimeoutError", "timeout"), (
+        f"unlisted port 2525 over IPv{family}: {seen['2525']} (policy drop expected)")

@@ -16,8 +16,10 @@ FAMILIES = [4, 6]
 ACCESS_ROLES = ["postfix", "firewall"]
 # Port 25 only for the controller (the rest of the suite probes from it) and the
 # trusted client; 587/465 as the inventory has them.
-SMTP_LIST = {key: "{{ mailfort_client_access | combine({'smtp': lab_controller_networks + lab_trusted_client_networks}) }}"
-             for key in ("postfix_client_access", "firewall_client_access")}
+SMTP_LIST = dict.fromkeys(
+    ("postfix_client_access", "firewall_client_access"),
+    "{{ mailfort_client_access | combine({'smtp': lab_controller_networks + lab_trusted_client_networks}) }}",
+)
 
 
 @pytest.fixture(scope="module")

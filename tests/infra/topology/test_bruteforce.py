@@ -40,8 +40,8 @@ def _auth_report(request, host_name, tmp_path):
     import subprocess
 
     from lab_hosts import PROJECT_DIR
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
     result = subprocess.run(
         ["ansible-playbook", "-i", request.config.option.ansible_inventory, "--limit", host_name,
          "-e", "auth_report_since=-10min", "-e", f"auth_report_dir={tmp_path}",
@@ -63,7 +63,8 @@ def test_password_guessing_is_banned_while_trusted_clients_keep_sending(
         result = roaming.probe("auth", address, port=587, user=person["name"], password="wrong-" + person["password"],
                                timeout=25)
         if "error" in result:
-            assert result.get("stage") == "connect", f"attempt {attempts + 1} failed inside the session, not at connect: {result}"
+            assert result.get("stage") == "connect", (
+                f"attempt {attempts + 1} failed inside the session, not at connect: {result}")
             banned_after = attempts
             replies.append(result["error"])
             break
@@ -117,6 +118,7 @@ def test_password_guessing_is_banned_while_trusted_clients_keep_sending(
             break
         time.sleep(3)
     else:
-        pytest.fail(f"{source} still cannot connect {UNBAN_WAIT}s after the ban (bantime {host_vars.get('fail2ban_bantime')})")
+        pytest.fail(f"{source} still cannot connect {UNBAN_WAIT}s after the ban "
+                    f"(bantime {host_vars.get('fail2ban_bantime')})")
     print(f"{roaming.name} connects again {time.monotonic() - banned_at:.0f}s after the ban "
           f"(bantime {host_vars.get('fail2ban_bantime', '?')})")

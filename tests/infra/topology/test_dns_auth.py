@@ -178,20 +178,25 @@ def test_dmarc_record_parses_and_aligns_with_dkim_and_the_sender(signed, resolve
     dkim_header = re.search(rb"(?ims)^DKIM-Signature:(.*?)(?=^\S)", message).group(1).decode()
     d = _tags(re.sub(r"\s+", "", dkim_header))["d"].lower()
     # Strict (adkim=s / aspf=s) means the exact domain; relaxed means the same organizational domain.
-    aligned = (lambda a, b, mode: a == b if mode == "s" else a == b or a.endswith("." + b) or b.endswith("." + a))
+    def aligned(a, b, mode):
+        return a == b if mode == "s" else a == b or a.endswith("." + b) or b.endswith("." + a)
+
     assert aligned(d, from_domain, tags.get("adkim", "r")), f"DKIM d={d} does not align with From {from_domain}"
-    assert aligned(domain, from_domain, tags.get("aspf", "r")), f"envelope {domain} does not align with From {from_domain}"
+    assert aligned(domain, from_domain, tags.get("aspf", "r")), (
+        f"envelope {domain} does not align with From {from_domain}")
 
 
 def test_publishing_again_changes_nothing(request, lab_only, nameserver):
     inventory = request.config.option.ansible_inventory
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"),
+               ANSIBLE_FILTER_PLUGINS=str(PROJECT_DIR / "filter_plugins"))
     result = subprocess.run(["ansible-playbook", "-i", inventory, str(PROJECT_DIR / "playbooks" / "dns-records.yml")],
                             env=env, capture_output=True, text=True, timeout=600, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     recap = re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
     assert recap, output[-3000:]
-    assert all(changed == "0" for _, changed in recap), f"a second publish run changed something: {recap}\n{output[-3000:]}"
+    assert all(changed == "0" for _, changed in recap), (
+        f"a second publish run changed something: {recap}\n{output[-3000:]}")
     assert re.search(r"Publish the records by dynamic update", output), "the publish run did not update DNS"

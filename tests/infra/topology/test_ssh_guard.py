@@ -39,8 +39,10 @@ def ssh_host(trusted, tmp_path_factory):
     host.check_output(f"id {USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {USER}")
     host.check_output(f"install -d -m 0700 -o {USER} -g {USER} /home/{USER}/.ssh && "
                       f"echo '{public}' > /home/{USER}/.ssh/authorized_keys && "
-                      f"chown {USER}: /home/{USER}/.ssh/authorized_keys && chmod 0600 /home/{USER}/.ssh/authorized_keys")
-    host.check_output(f"echo '{USER} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{USER} && chmod 0440 /etc/sudoers.d/{USER}")
+                      f"chown {USER}: /home/{USER}/.ssh/authorized_keys && "
+                      f"chmod 0600 /home/{USER}/.ssh/authorized_keys")
+    host.check_output(f"echo '{USER} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{USER} && "
+                      f"chmod 0440 /etc/sudoers.d/{USER}")
     host.check_output("systemctl start ssh")
     try:
         yield trusted.addresses[4], key
@@ -58,7 +60,8 @@ def _guard(ssh_host, tmp_path, management_networks):
         "ansible_python_interpreter": "/usr/bin/python3"}}}}))
     extra = {"firewall_client_access": {"smtp": "any", "submission": "any", "submissions": "any"},
              "firewall_management_networks": management_networks}
-    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(["ansible-playbook", "-i", str(inventory), "-e", json.dumps(extra), str(PLAYBOOK)],
                             env=env, capture_output=True, text=True, timeout=180, check=False)
     return result.returncode, result.stdout + result.stderr
@@ -68,7 +71,8 @@ def test_sudo_drops_ssh_connection_from_the_environment(ssh_host):
     """The premise: under sudo, SSH_CONNECTION is gone (else this module proves nothing)."""
     address, key = ssh_host
     out = subprocess.run(["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                          "-o", "BatchMode=yes", f"{USER}@{address}", "echo user=$SSH_CONNECTION; sudo printenv SSH_CONNECTION; echo sudo=$?"],
+                          "-o", "BatchMode=yes", f"{USER}@{address}",
+                          "echo user=$SSH_CONNECTION; sudo printenv SSH_CONNECTION; echo sudo=$?"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert "user=" in out.stdout and out.stdout.split("user=")[1].split()[0], out
     assert out.stdout.strip().endswith("sudo=1"), f"sudo kept SSH_CONNECTION: {out.stdout}"
@@ -77,7 +81,8 @@ def test_sudo_drops_ssh_connection_from_the_environment(ssh_host):
 def test_guard_refuses_management_networks_that_cut_off_the_session(ssh_host, tmp_path):
     rc, output = _guard(ssh_host, tmp_path, ["192.0.2.0/24"])
     assert rc != 0, output[-3000:]
-    assert "would cut off this SSH session (from " in output and "firewall_management_networks" in output, output[-3000:]
+    assert "would cut off this SSH session (from " in output, output[-3000:]
+    assert "firewall_management_networks" in output, output[-3000:]
 
 
 def test_guard_accepts_management_networks_that_keep_the_session(ssh_host, tmp_path):
