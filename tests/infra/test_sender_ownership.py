@@ -17,6 +17,7 @@ import uuid
 import pytest
 from lab_hosts import PORT_MODES, global_addresses
 from smtp_probe import connect
+from test_auth import _wait_for
 
 SUBMISSION_PORTS = [587, 465]
 
@@ -44,16 +45,6 @@ def _submit(probe_address, port, tls_context, server_name, account, from_lines, 
         return 250, "accepted"
     finally:
         smtp.close()
-
-
-def _wait_for(sink, token, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = sink.run(f"grep -rl -- {token} /var/mail/sink")
-        if found.rc == 0 and found.stdout.strip():
-            return sink.file(found.stdout.split()[0]).content_string
-        time.sleep(2)
-    pytest.fail(f"message {token} did not arrive at the sink within {seconds}s")
 
 
 def _encoded_word(text: str) -> str:
