@@ -6,6 +6,7 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 from argon2 import PasswordHasher
+from conftest import filter_module
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from passlib.hash import sha512_crypt
@@ -32,7 +33,7 @@ def test_hash_has_dovecot_format_and_verifies(filters, scheme, prefix):
 @slow
 @given(password=passwords, scheme=st.sampled_from(["ARGON2ID", "SHA512-CRYPT"]))
 def test_hash_is_kept_while_it_verifies_its_password(password, scheme):
-    hash_ = __import__("dovecot").dovecot_password_hash
+    hash_ = filter_module("dovecot").dovecot_password_hash
     first = hash_(password, scheme)
     assert hash_(password, scheme, first) == first
 
@@ -41,7 +42,7 @@ def test_hash_is_kept_while_it_verifies_its_password(password, scheme):
 @given(old=passwords, new=passwords, scheme=st.sampled_from(["ARGON2ID", "SHA512-CRYPT"]))
 def test_a_different_password_gets_a_new_hash(old, new, scheme):
     assume(old != new)
-    hash_ = __import__("dovecot").dovecot_password_hash
+    hash_ = filter_module("dovecot").dovecot_password_hash
     first = hash_(old, scheme)
     second = hash_(new, scheme, first)
     assert second != first
@@ -93,14 +94,14 @@ def test_policy_names_the_rule(filters, password, needle):
 
 @given(password=st.text(min_size=1, max_size=30), min_length=st.integers(1, 40))
 def test_policy_length_rule_and_never_repeats_the_password(password, min_length):
-    problems = __import__("dovecot").dovecot_password_problems(password, "zq@lab.test", min_length, [password])
+    problems = filter_module("dovecot").dovecot_password_problems(password, "zq@lab.test", min_length, [password])
     assert (len(password) < min_length) == any("shorter" in p for p in problems)
     assert any("common" in p for p in problems)
     # The messages never echo the password. A short password can still be a
     # substring of the fixed wording ("pass" in "password"), so compare with the
     # messages produced for a different password of the same length.
     other = "\u2603" * len(password)
-    wording = " ".join(__import__("dovecot").dovecot_password_problems(other, "zq@lab.test", min_length, [other]))
+    wording = " ".join(filter_module("dovecot").dovecot_password_problems(other, "zq@lab.test", min_length, [other]))
     if len(password) >= 4:
         assert not any(password in p and password not in wording for p in problems)
 
@@ -190,7 +191,7 @@ values = st.one_of(st.booleans(), st.integers(0, 10**9), printable)
 
 @given(st.dictionaries(names, st.one_of(values, st.dictionaries(names, values, max_size=5)), max_size=15))
 def test_conf_sections_balance_and_settings_round_trip(settings_):
-    text = __import__("dovecot").dovecot_conf(settings_)
+    text = filter_module("dovecot").dovecot_conf(settings_)
     # A section is a "name {" line closed by a "}" line; a value may end in a brace too (%{user}).
     sections = sum(isinstance(v, dict) for v in settings_.values())
     assert sum(line.endswith(" {") and " = " not in line for line in text.splitlines()) == sections

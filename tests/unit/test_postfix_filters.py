@@ -5,6 +5,7 @@ import ipaddress
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from conftest import filter_module
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,7 +39,7 @@ values = st.one_of(st.booleans(), st.integers(0, 10**9),
 @given(st.dictionaries(names, values, max_size=20))
 def test_main_cf_round_trips_through_a_parser(params):
     """Parsing the rendered text the way Postfix does gives back every parameter."""
-    text = __import__("postfix").postfix_main_cf(params)
+    text = filter_module("postfix").postfix_main_cf(params)
     parsed = {}
     for line in text.splitlines():
         if line.startswith((" ", "\t")):
@@ -116,7 +117,7 @@ def test_networks_rejects_a_bare_string(filters):
        st.integers(0, 128))
 def test_networks_accepts_every_valid_network(net, prefix):
     net = net.supernet(new_prefix=min(prefix, net.max_prefixlen))
-    (rendered,) = __import__("postfix").postfix_networks([str(net)])
+    (rendered,) = filter_module("postfix").postfix_networks([str(net)])
     assert ipaddress.ip_network(rendered.replace("[", "").replace("]", "")) == net
 
 
