@@ -6,7 +6,8 @@
 #
 # collections/ansible_collections/mailfort/mail is the collection's source:
 # galaxy.yml, meta/runtime.yml, README.md, and symlinks to the repository's
-# roles/, playbooks/, filter_plugins/ (as plugins/filter/), the dns_records
+# roles/, playbooks/, filter_plugins/ (as plugins/filter/), module_utils/ (as
+# plugins/module_utils/), the dns_records
 # role's library/ (as plugins/modules/), CHANGELOG.md and LICENSE. The build copies
 # that tree with the links resolved, leaves the lab-only roles and playbooks
 # out, and runs ansible-galaxy on the copy. No file is rewritten: the roles

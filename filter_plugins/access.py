@@ -11,31 +11,18 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailfort.mail.plugins.module_utils.shared import SERVICE_PORTS as SERVICES
+from ansible_collections.mailfort.mail.plugins.module_utils.validate import network_or_fail
 
-# Service name (as in master.cf) -> TCP port.
-SERVICES = {"smtp": 25, "submission": 587, "submissions": 465}
 # Services whose list has no default: leaving them empty is an error, not "open".
 EXPLICIT = ("submission", "submissions")
 ANY = "any"
 
 
-def _network(variable: str, item: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    if not isinstance(item, str) or not item.strip():
-        raise AnsibleFilterError(
-            f"{variable}: {item!r} is not a network (write CIDRs such as 192.0.2.0/24 or 2001:db8::/32)")
-    text = item.strip()
-    if text.startswith("["):
-        text = text[1:].replace("]", "", 1)
-    try:
-        return ipaddress.ip_network(text, strict=True)
-    except ValueError as err:
-        raise AnsibleFilterError(f"{variable}: {item!r} is not a valid CIDR network ({err})") from None
-
-
 def _networks(variable: str, items: object) -> list:
     if isinstance(items, str) or not isinstance(items, Sequence):
         raise AnsibleFilterError(f"{variable}: expected a list of CIDR networks or the word '{ANY}', got {items!r}")
-    networks = [_network(variable, item) for item in items]
+    networks = [network_or_fail(item, variable) for item in items]
     for i, first in enumerate(networks):
         for second in networks[i + 1:]:
             if first.version == second.version and first.overlaps(second):
@@ -59,7 +46,8 @@ def mailfort_client_access(access: object, variable: str = "mailfort_client_acce
     unknown = sorted(set(access) - set(SERVICES))
     if unknown:
         raise AnsibleFilterError(
-            f"{variable}: unknown service(s) {unknown}; known: {sorted(SERVICES)} (ports 25, 587, 465)")
+            f"{variable}: unknown service(s) {unknown}; known: "
+            + ", ".join(f"{name} (port {port})" for name, port in SERVICES.items()))
     result: dict = {}
     for service, port in SERVICES.items():
         name = f"{variable}.{service}"

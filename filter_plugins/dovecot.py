@@ -10,15 +10,13 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailfort.mail.plugins.module_utils.render import conf_scalar
+from ansible_collections.mailfort.mail.plugins.module_utils.validate import is_address
 
 # Dovecot's own ARGON2ID parameters (doveadm pw -s ARGON2ID): 64 MiB, 3 passes, 1 lane.
 _ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 1}
 _SCHEMES = ("ARGON2ID", "SHA512-CRYPT")
 _SCHEME_PREFIX = re.compile(r"^\{([A-Z0-9.-]+)\}(.*)$", re.DOTALL)
-# Deliberately simple: one @, a non-empty local part and a dotted domain, nothing Dovecot or
-# Postfix maps would choke on (no spaces, colons, commas or control characters).
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
 _ACCOUNT_KEYS = frozenset(("name", "password", "senders", "mailbox", "kind"))
 _KINDS = ("person", "application")
 _SETTING_NAME = re.compile(r"^[A-Za-z0-9_.:/-]+(?: [^\s{}\"]+|\s\"[^\"]*\")?$")
@@ -105,7 +103,7 @@ def dovecot_account_problems(accounts: Sequence, variable: str = "dovecot_accoun
         unknown = set(account) - _ACCOUNT_KEYS
         if unknown:
             problems.append(f"{where}: unknown keys {sorted(unknown)}")
-        if not isinstance(name, str) or not _ADDRESS.match(name):
+        if not isinstance(name, str) or not is_address(name):
             problems.append(f"{where}: name must be an email address, got {name!r}")
         elif name.lower() in seen:
             problems.append(f"{where}: duplicate account name {name!r}")
@@ -118,7 +116,7 @@ def dovecot_account_problems(accounts: Sequence, variable: str = "dovecot_accoun
             problems.append(f"{where}: senders must be a list of email addresses")
         else:
             for sender in senders:
-                if not isinstance(sender, str) or not _ADDRESS.match(sender):
+                if not isinstance(sender, str) or not is_address(sender):
                     problems.append(f"{where}: sender {sender!r} is not an email address")
         if not isinstance(account.get("mailbox", True), bool):
             problems.append(f"{where}: mailbox must be true or false")
@@ -139,17 +137,10 @@ def _quote(value: str) -> str:
 
 
 def _value(path: str, value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str):
-        if "\n" in value or "\r" in value:
-            raise AnsibleFilterError(f"dovecot setting {path!r}: value must not contain a newline: {value!r}")
-        return _quote(value.strip())
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, str):
         return " ".join(_value(path, item) for item in value)
-    raise AnsibleFilterError(f"dovecot setting {path!r}: unsupported value type {type(value).__name__}: {value!r}")
+    text = conf_scalar(f"dovecot setting {path!r}", value)
+    return _quote(text) if isinstance(value, str) else text
 
 
 def _render(settings: Mapping, depth: int, parent: str) -> list:

@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailfort.mail.plugins.module_utils.validate import domain_or_fail
 
 # A selector is one or more DNS labels (RFC 6376 3.1 allows dotted sub-selectors).
 _SELECTOR = re.compile(r"(?=.{1,63}(\.|\Z))[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\Z")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\Z")
 
 
 def _names(value: object, variable: str) -> list[str]:
@@ -34,12 +34,7 @@ def opendkim_key_plan(domains: Sequence, selector: str, published: Sequence = ()
     """Plan the DKIM keys of a host: which (domain, selector) pairs sign, are only published, or are retired."""
     if isinstance(domains, (str, bytes, Mapping)) or not isinstance(domains, Sequence):
         raise AnsibleFilterError(f"opendkim_domains must be a list of domain names, got {domains!r}")
-    names = []
-    for item in domains:
-        text = item.strip().lower().rstrip(".") if isinstance(item, str) else ""
-        if not _DOMAIN.match(text):
-            raise AnsibleFilterError(f"opendkim_domains: {item!r} is not a valid domain name")
-        names.append(text)
+    names = [domain_or_fail(item, "opendkim_domains") for item in domains]
     signing = _selector(selector, "opendkim_selector")
     extra = _names(published, "opendkim_selectors_published")
     gone = _names(retired, "opendkim_selectors_retired")

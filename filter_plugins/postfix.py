@@ -6,11 +6,17 @@ so ``ansible-doc -t filter NAME`` shows it.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailfort.mail.plugins.module_utils.render import conf_scalar
+from ansible_collections.mailfort.mail.plugins.module_utils.validate import (
+    address_or_fail,
+    domain_or_fail,
+    mailto_or_fail,
+    network_or_fail,
+)
 
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
@@ -20,15 +26,7 @@ _MASTER_KEYS = frozenset(("service", "type", "command", "args", "options", "stat
 
 
 def _scalar(name: str, value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, str):
-        if "\n" in value or "\r" in value:
-            raise AnsibleFilterError(f"postfix parameter {name!r}: value must not contain a newline: {value!r}")
-        return value.strip()
-    raise AnsibleFilterError(f"postfix parameter {name!r}: unsupported value type {type(value).__name__}: {value!r}")
+    return conf_scalar(f"postfix parameter {name!r}", value)
 
 
 def postfix_main_cf(params: Mapping) -> str:
@@ -119,12 +117,7 @@ def postfix_networks(networks: Sequence, variable: str = "networks") -> list:
         raise AnsibleFilterError(f"{variable} must be a list of networks, got {networks!r}")
     result = []
     for item in networks:
-        text = str(item).strip()
-        bare = re.sub(r"^\[([^\]]+)\]", r"\1", text)
-        try:
-            net = ipaddress.ip_network(bare, strict=True)
-        except ValueError as exc:
-            raise AnsibleFilterError(f"{variable}: {text!r} is not a valid network in CIDR notation ({exc})") from exc
+        net = network_or_fail(item, variable)
         if net.version == 6:
             result.append(f"[{net.network_address}]/{net.prefixlen}")
         else:
@@ -132,29 +125,11 @@ def postfix_networks(networks: Sequence, variable: str = "networks") -> list:
     return result
 
 
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-_LOCAL_PART = re.compile(r"^[a-z0-9!#$&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$&'*+/=?^_`{|}~-]+)*$")
-
-
-def _address(value: object, where: str) -> str:
-    text = str(value).strip().lower() if isinstance(value, str) else ""
-    local, _, domain = text.rpartition("@")
-    if not (local and _LOCAL_PART.match(local) and _DOMAIN.match(domain)):
-        raise AnsibleFilterError(f"{where}: {value!r} is not a valid mail address (local@domain.tld)")
-    return text
-
-
 def postfix_domain_names(domains: Sequence, variable: str = "domains") -> list:
     """Validate a list of DNS domain names; return them lower-cased."""
     if isinstance(domains, str) or not isinstance(domains, Sequence):
         raise AnsibleFilterError(f"{variable} must be a list of domain names, got {domains!r}")
-    result = []
-    for item in domains:
-        text = str(item).strip().lower().rstrip(".") if isinstance(item, str) else ""
-        if not _DOMAIN.match(text):
-            raise AnsibleFilterError(f"{variable}: {item!r} is not a valid domain name")
-        result.append(text)
-    return result
+    return [domain_or_fail(item, variable) for item in domains]
 
 
 def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dict:
@@ -166,7 +141,7 @@ def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dic
     for index, account in enumerate(accounts):
         if not isinstance(account, Mapping) or "name" not in account:
             raise AnsibleFilterError(f"{variable}[{index}] must be a mapping with a name")
-        login = _address(account["name"], f"{variable}[{index}].name")
+        login = address_or_fail(account["name"], f"{variable}[{index}].name")
         if login in seen:
             raise AnsibleFilterError(f"{variable}: account {login!r} is listed twice")
         seen.add(login)
@@ -174,7 +149,7 @@ def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dic
         if isinstance(senders, str) or not isinstance(senders, Sequence) or not senders:
             raise AnsibleFilterError(f"{variable}: account {login!r}: senders must be a non-empty list of addresses")
         for sender in senders:
-            address = _address(sender, f"{variable}: account {login!r}: senders")
+            address = address_or_fail(sender, f"{variable}: account {login!r}: senders")
             owners.setdefault(address, [])
             if login not in owners[address]:
                 owners[address].append(login)
@@ -183,10 +158,9 @@ def postfix_sender_logins(accounts: Sequence, variable: str = "accounts") -> dic
 
 def _report_address(value: object, where: str) -> str:
     """The mail address of a report URI (mailto:a@b, with DMARC's optional !size suffix), or ''."""
-    text = str(value).strip()
-    if not text.lower().startswith("mailto:"):
+    if not str(value).strip().lower().startswith("mailto:"):
         return ""
-    return _address(text[len("mailto:"):].split("!", 1)[0], where)
+    return mailto_or_fail(value, where, size_suffix=True)[1]
 
 
 def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: str, role_localparts: Sequence = (),
@@ -196,7 +170,7 @@ def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: s
     delivered to the postmaster address unless an account mailbox or an alias already has them."""
     domains = postfix_domain_names(domains, "postfix_domains")
     postfix_sender_logins(accounts, "postfix_accounts")  # checks the accounts
-    mailboxes = {_address(a["name"], "postfix_accounts") for a in accounts if a.get("mailbox", True)}
+    mailboxes = {address_or_fail(a["name"], "postfix_accounts") for a in accounts if a.get("mailbox", True)}
 
     def ours(address: str) -> bool:
         return address.rpartition("@")[2] in domains
@@ -207,7 +181,7 @@ def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: s
         raise AnsibleFilterError(f"postfix_virtual_aliases must be a mapping of address to addresses, got {aliases!r}")
     table: dict[str, list] = {}
     for name, targets in aliases.items():
-        address = _address(name, "postfix_virtual_aliases")
+        address = address_or_fail(name, "postfix_virtual_aliases")
         if not ours(address):
             raise AnsibleFilterError(f"postfix_virtual_aliases: {address!r} is not in postfix_domains {domains}")
         if address in mailboxes:
@@ -215,7 +189,7 @@ def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: s
         targets = [targets] if isinstance(targets, str) else targets
         if not isinstance(targets, Sequence) or not targets:
             raise AnsibleFilterError(f"postfix_virtual_aliases: {address!r} needs a non-empty list of addresses")
-        table[address] = [_address(t, f"postfix_virtual_aliases: {address!r}") for t in targets]
+        table[address] = [address_or_fail(t, f"postfix_virtual_aliases: {address!r}") for t in targets]
 
     wanted = [f"{local}@{domain}" for domain in domains for local in role_localparts]
     wanted += [a for a in (_report_address(r, "postfix_report_addresses") for r in report_addresses) if a and ours(a)]
@@ -226,7 +200,7 @@ def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: s
             "postfix_postmaster (mailfort_postmaster) is required: the address that receives mail to "
             f"{', '.join(sorted(set(wanted)))} (RFC 5321/2142 role addresses and the DMARC/TLS-RPT report "
             "mailboxes), e.g. an account with a mailbox or an address outside postfix_domains")
-    target = _address(postmaster, "postfix_postmaster")
+    target = address_or_fail(postmaster, "postfix_postmaster")
     if ours(target) and target not in mailboxes and target not in table:
         raise AnsibleFilterError(
             f"postfix_postmaster: {target!r} is in postfix_domains but is no account mailbox and no alias "

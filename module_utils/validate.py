@@ -67,8 +67,9 @@ def is_address(text: object) -> bool:
 
 
 def address_or_fail(value: object, where: str) -> str:
-    """The mail address, stripped and lower-cased; AnsibleFilterError if it is none."""
-    text = value.strip().lower() if isinstance(value, str) else ""
+    """The mail address, lower-cased; AnsibleFilterError if it is none (white space around it included:
+    the same account list feeds Dovecot's passwd-file, where it would become part of the login)."""
+    text = value.lower() if isinstance(value, str) else ""
     if not is_address(text):
         raise AnsibleFilterError(f"{where}: {value!r} is not a valid mail address (local@domain.tld)")
     return text
@@ -92,7 +93,7 @@ def network_or_fail(value: object, where: str) -> ipaddress.IPv4Network | ipaddr
     [2001:db8::]/32 form is accepted), with no host bits set; AnsibleFilterError if it is none."""
     if not isinstance(value, str) or not value.strip():
         raise AnsibleFilterError(
-            f"{where}: {value!r} is not a network (write CIDRs such as 192.0.2.0/24 or 2001:db8::/32)")
+            f"{where}: {value!r} is not a valid network (write CIDRs such as 192.0.2.0/24 or 2001:db8::/32)")
     text = value.strip()
     if text.startswith("["):
         text = text[1:].replace("]", "", 1)

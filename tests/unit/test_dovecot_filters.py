@@ -6,7 +6,7 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 from argon2 import PasswordHasher
-from conftest import filter_module
+from collection_import import filter_module
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from passlib.hash import sha512_crypt

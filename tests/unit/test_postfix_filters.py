@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from conftest import filter_module
+from collection_import import filter_module
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from collection_import import filter_module
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,5 +55,4 @@ def test_wildcard_covers_exactly_one_label(first, parent):
 
 
 def filters_under_test():
-    import tls_names
-    return tls_names.FilterModule().filters()["tls_uncovered_names"]
+    return filter_module("tls_names").FilterModule().filters()["tls_uncovered_names"]
