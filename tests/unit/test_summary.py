@@ -110,31 +110,17 @@ def test_the_committed_skip_list_parses():
     summary.expected_skips(SUMMARY.with_name("expected-skips.txt"))
 
 
-def test_check_mode_on_new_hosts_must_have_run(run, tmp_path):
+@pytest.mark.parametrize("step, option", [("check-new", "check_new_on"), ("collection", "collection_on")])
+def test_a_step_on_the_last_distro_must_have_run_and_passed(run, tmp_path, step, option):
+    """check mode on new hosts and the collection consumer run on one distro only: missing or failed is a problem."""
     timings = tmp_path / "timings"
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   check_new_on="debian13")
-    assert any("step check-new" in p for p in problems), problems
-    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcheck-new\t80.0\tfailed\n")
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   check_new_on="debian13")
-    assert any("step check-new" in p for p in problems), problems
-    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcheck-new\t80.0\tok\n")
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   check_new_on="debian13")
-    assert problems == []
 
+    def problems():
+        return summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
+                             **{option: "debian13"})[1]
 
-def test_the_collection_step_must_have_run(run, tmp_path):
-    timings = tmp_path / "timings"
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   collection_on="debian13")
-    assert any("step collection" in p for p in problems), problems
-    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcollection\t60.0\tfailed\n")
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   collection_on="debian13")
-    assert any("step collection" in p for p in problems), problems
-    (timings / "topology-debian13.tsv").write_text("topology-debian13\tcollection\t60.0\tok\n")
-    _, problems, _ = summary.judge(run.junit, timings, "topology", DISTROS, "debian12", 30, now=1600,
-                                   collection_on="debian13")
-    assert problems == []
+    assert any(f"step {step}" in p for p in problems()), problems()
+    (timings / "topology-debian13.tsv").write_text(f"topology-debian13\t{step}\t60.0\tfailed\n")
+    assert any(f"step {step}" in p for p in problems()), problems()
+    (timings / "topology-debian13.tsv").write_text(f"topology-debian13\t{step}\t60.0\tok\n")
+    assert problems() == []
