@@ -1,23 +1,21 @@
 # SPDX-License-Identifier: MIT
-"""Who owns which DNS value, what a domain's records are, and SPF's limits: all without DNS.
+"""Who owns which DNS value and what a domain's records are: all without DNS.
 
 plan() of roles/dns_records/library/mailfort_dns_rrsets.py decides what one
-UPDATE adds and deletes; dns_records_domain_records computes a domain's records
-from every host serving it; spf_limits counts lookups, void lookups and octets
-through a fake resolver (never the network).
+UPDATE adds and deletes; dns_records_domain_records (filter_plugins/dns_records.py)
+computes a domain's records from every host serving it. SPF's limits (spf_limits)
+are tested with the other SPF filters in test_dns_spf.py.
 """
 from __future__ import annotations
 
 import importlib.util
 import re
 from pathlib import Path
-from types import SimpleNamespace
-from typing import ClassVar
 
-import dns.exception
-import dns.resolver
 import pytest
 from ansible.errors import AnsibleFilterError
+from cryptography.hazmat.primitives.asymmetric import rsa
+from dns_helpers import public_pem
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -91,6 +89,15 @@ def test_the_registry_text_round_trips():
     text = rrsets.registry_text("Example.COM.", "mx", digest)
     assert text == f"mailfort name=example.com. type=MX value={digest}"
     assert rrsets.parse_registry([text, "v=spf1 -all", "mailfort broken"]) == {("example.com.", "MX", digest)}
+
+
+def test_an_owned_value_that_is_kept_is_no_conflict():
+    name = ("sel._domainkey.example.com.", "TXT")
+    current = {name: {'"v=DKIM1; p=HOST2"'}}
+    result = rrsets.plan(current, {name: {'"v=DKIM1; p=HOST1"'}}, owned_of(current),
+                         preserve=["._domainkey.example.com."], exclusive={name: "v=DKIM1"})
+    assert result["conflicts"] == {}
+    assert result["delete"] == {}
 
 
 VALUES = st.sampled_from(["a", "b", "c", "d", "e"]).map(lambda v: f'"{v}"')
@@ -180,107 +187,4 @@ def test_retired_selectors_and_tlsa_land_where_they_belong(filters, rsa_pems):
 
 @pytest.fixture(scope="module")
 def rsa_pems():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    return [rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode() for _ in range(2)]
-
-
-# --- spf_limits --------------------------------------------------------------------------------------------------
-
-class FakeResolver:
-    """Stands in for dns.resolver.Resolver: answers from a dict {(name, type): [texts]}, never the network."""
-
-    zone: ClassVar[dict] = {}
-    made: ClassVar[list] = []
-
-    def __init__(self, configure=True):
-        self.configure, self.nameservers, self.lifetime = configure, [], None
-        FakeResolver.made.append(self)
-
-    def resolve(self, qname, rdtype):
-        answer = self.zone.get((qname, rdtype))
-        if isinstance(answer, Exception):
-            raise answer
-        if answer is None:
-            raise dns.resolver.NXDOMAIN()
-        return [SimpleNamespace(strings=(t.encode(),)) for t in answer]
-
-
-@pytest.fixture
-def fake_dns(monkeypatch):
-    monkeypatch.setattr(dns.resolver, "Resolver", FakeResolver)
-    FakeResolver.made, FakeResolver.zone = [], {}
-    return FakeResolver
-
-
-def test_spf_limits_follows_the_chain_and_counts(filters, fake_dns):
-    fake_dns.zone = {("_spf.a.test", "TXT"): ["v=spf1 include:_spf.b.test a mx -all", "other text"],
-                     ("_spf.b.test", "TXT"): ["v=spf1 ip4:192.0.2.0/24 -all"]}
-    result = filters["spf_limits"]("v=spf1 mx include:_spf.a.test -all", ["192.0.2.53"], domain="example.com")
-    assert (result["lookups"], result["void_lookups"], result["problems"]) == (5, 0, [])
-    assert result["octets"] == len("v=spf1 mx include:_spf.a.test -all")
-    assert result["chain"] == [
-        "example.com: 'v=spf1 mx include:_spf.a.test -all' (2 lookups, 34 octets)",
-        "example.com -> _spf.a.test: 'v=spf1 include:_spf.b.test a mx -all' (3 lookups, 36 octets)",
-        "example.com -> _spf.a.test -> _spf.b.test: 'v=spf1 ip4:192.0.2.0/24 -all' (0 lookups, 28 octets)",
-    ]
-    (resolver,) = fake_dns.made
-    assert resolver.configure is False
-    assert resolver.nameservers == ["192.0.2.53"]
-
-
-def test_spf_limits_reports_too_many_lookups_with_the_chain(filters, fake_dns):
-    fake_dns.zone = {("_spf.many.test", "TXT"): ["v=spf1 a mx a mx a mx a mx a mx -all"]}
-    result = filters["spf_limits"]("v=spf1 mx include:_spf.many.test -all", "192.0.2.53", domain="example.com")
-    assert result["lookups"] == 12
-    assert result["problems"] == ["12 DNS lookups (RFC 7208 4.6.4 allows 10)"]
-    assert "example.com -> _spf.many.test: 'v=spf1 a mx a mx a mx a mx a mx -all' (10 lookups" in result["chain"][1]
-
-
-def test_spf_limits_counts_void_lookups(filters, fake_dns):
-    fake_dns.zone = {("_spf.a.test", "TXT"): dns.resolver.NoAnswer(), ("exists.test", "A"): ["192.0.2.1"]}
-    record = "v=spf1 include:_spf.a.test include:_gone.test a:nothing.test mx:exists.test a:exists.test -all"
-    result = filters["spf_limits"](record, "192.0.2.53")
-    # _spf.a.test (no TXT), _gone.test (NXDOMAIN), a:nothing.test and mx:exists.test (no MX)
-    assert result["void_lookups"] == 4
-    assert result["problems"] == ["4 void lookups (RFC 7208 4.6.4 allows 2)"]
-    assert "(record) -> _gone.test: no TXT record (void lookup)" in result["chain"]
-
-
-def test_spf_limits_refuses_more_than_450_octets(filters, fake_dns):
-    record = "v=spf1 " + " ".join(f"ip4:192.0.2.{n}" for n in range(1, 40)) + " -all"
-    result = filters["spf_limits"](record, offline=True)
-    assert result["octets"] == len(record) > 450
-    assert result["problems"] == [f"{len(record)} octets (RFC 7208 3.4: keep it under 450)"]
-
-
-def test_spf_limits_offline_asks_nobody_and_says_so(filters, fake_dns):
-    result = filters["spf_limits"]("v=spf1 include:_spf.a.test -all", ["192.0.2.53"], offline=True)
-    assert fake_dns.made == []
-    assert (result["lookups"], result["offline"], result["problems"]) == (1, True, [])
-
-
-def test_spf_limits_without_a_resolver_uses_the_system_one(filters, fake_dns):
-    fake_dns.zone = {("_spf.a.test", "TXT"): ["v=spf1 -all"]}
-    filters["spf_limits"]("v=spf1 include:_spf.a.test -all")
-    assert fake_dns.made[0].configure is True
-
-
-def test_spf_limits_names_failed_lookups_and_bad_targets(filters, fake_dns):
-    fake_dns.zone = {("_spf.a.test", "TXT"): dns.exception.Timeout(),
-                     ("_spf.two.test", "TXT"): ["v=spf1 -all", "v=spf1 a -all"]}
-    with pytest.raises(AnsibleFilterError, match=re.escape("TXT lookup of '_spf.a.test' failed")):
-        filters["spf_limits"]("v=spf1 include:_spf.a.test -all", "192.0.2.53")
-    result = filters["spf_limits"]("v=spf1 include:_spf.two.test -all", "192.0.2.53")
-    assert result["problems"] == ["(record) -> _spf.two.test: 2 SPF records (needs exactly one)"]
-
-
-def test_an_owned_value_that_is_kept_is_no_conflict():
-    name = ("sel._domainkey.example.com.", "TXT")
-    current = {name: {'"v=DKIM1; p=HOST2"'}}
-    result = rrsets.plan(current, {name: {'"v=DKIM1; p=HOST1"'}}, owned_of(current),
-                         preserve=["._domainkey.example.com."], exclusive={name: "v=DKIM1"})
-    assert result["conflicts"] == {}
-    assert result["delete"] == {}
+    return [public_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()) for _ in range(2)]
