@@ -2,8 +2,7 @@
 """Filters for mailfort's client access lists (who may connect to which SMTP service).
 
 Shared by the postfix role (per-service CIDR maps), the firewall role (nftables
-sets) and the fail2ban role (ignore list). Each filter is documented in a YAML
-file of the same name beside this one, so ``ansible-doc -t filter NAME`` shows it.
+sets) and the fail2ban role (ignore list).
 """
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""DKIM (RFC 6376, with RFC 8301's key sizes and RFC 8463's Ed25519 keys): the selector's key record.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""DKIM (RFC 6376, with RFC 8301's key sizes and RFC 8463's Ed25519 keys): the selector's key record."""
 from __future__ import annotations
 
 import base64

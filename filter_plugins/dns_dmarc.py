@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""DMARC (RFC 7489): build the _dmarc TXT record and stage its rollout from p=none to p=reject.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""DMARC (RFC 7489): build the _dmarc TXT record and stage its rollout from p=none to p=reject."""
 from __future__ import annotations
 
 from collections.abc import Mapping

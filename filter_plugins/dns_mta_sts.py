@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""MTA-STS (RFC 8461): the policy file served over HTTPS, its id, and the _mta-sts TXT record.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""MTA-STS (RFC 8461): the policy file served over HTTPS, its id, and the _mta-sts TXT record."""
 from __future__ import annotations
 
 import hashlib

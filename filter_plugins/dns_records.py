@@ -4,9 +4,6 @@
 MX (RFC 5321 5.1) and the SPF, DKIM, DMARC, MTA-STS, TLS-RPT and TLSA records, each built
 by the filter of its own RFC family (dns_spf, dns_dkim, dns_dmarc, dns_mta_sts, dns_tlsrpt,
 dns_txt for zone-file text); this module only decides which records a domain gets.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
 """
 from __future__ import annotations
 

@@ -4,9 +4,6 @@
 spf_record writes the record; spf_lookup_count and spf_limits count what a receiver pays to
 evaluate it, following include: and redirect= through DNS only when given a resolver (or, for
 spf_limits, unless told offline). Both walk the chain with the one walker below.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
 """
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""DANE TLSA (RFC 6698, with RFC 7672 for SMTP): the record pinning a mail server's key.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""DANE TLSA (RFC 6698, with RFC 7672 for SMTP): the record pinning a mail server's key."""
 from __future__ import annotations
 
 import hashlib

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""SMTP TLS Reporting (RFC 8460): the _smtp._tls TXT record naming where reports go.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""SMTP TLS Reporting (RFC 8460): the _smtp._tls TXT record naming where reports go."""
 from __future__ import annotations
 
 import re

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""TXT records (RFC 1035 3.3.14, 5.1): character-strings of at most 255 octets, for zone files and APIs.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""TXT records (RFC 1035 3.3.14, 5.1): character-strings of at most 255 octets, for zone files and APIs."""
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError

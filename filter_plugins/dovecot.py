@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Filters for mailfort's Dovecot role: password hashing and policy, account checks, dovecot.conf text.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""Filters for mailfort's Dovecot role: password hashing and policy, account checks, dovecot.conf text."""
 from __future__ import annotations
 
 import re

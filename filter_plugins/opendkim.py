@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Filters of the opendkim role: which DKIM keys a host holds, signs with and retires.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""Filters of the opendkim role: which DKIM keys a host holds, signs with and retires."""
 from __future__ import annotations
 
 import re

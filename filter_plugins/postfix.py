@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Filters that turn mailfort's Postfix data into main.cf / master.cf text.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""Filters that turn mailfort's Postfix data into main.cf / master.cf text."""
 from __future__ import annotations
 
 import re

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The facts every mailfort role shares (module_utils/shared.py), for role defaults and templates.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""The facts every mailfort role shares (module_utils/shared.py), for role defaults and templates."""
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError

@@ -1,9 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Filters for the tls role.
-
-Each filter is documented in a YAML file of the same name beside this one,
-so ``ansible-doc -t filter NAME`` shows it.
-"""
+"""Filters for the tls role."""
 from __future__ import annotations
 
 from collections.abc import Sequence
