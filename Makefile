@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection rolling clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -28,6 +28,7 @@ help:
 	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
 	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
+	@echo "make rolling      three lab mail servers, a change rolled out one at a time while they are probed"
 
 deps: apt venv
 
@@ -56,6 +57,11 @@ lab: deps
 
 lab-down:
 	lab/lab.sh down
+
+# LAB ONLY: a rolling deploy on three lab mail servers (tests/rolling_deploy.py).
+# They stay up afterwards (make lab-down removes them).
+rolling: deps
+	tests/rolling_deploy.py
 
 # The roles, filters and playbooks as the collection mailfort.mail, for
 # `ansible-galaxy collection install` (README: "Use it from your own playbook").

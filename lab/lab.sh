@@ -3,8 +3,12 @@
 # The local lab: a mail server and a sink/DNS host, podman containers running
 # systemd, converged by playbooks/lab.yml (the lab around playbooks/site.yml).
 #
-# usage: lab/lab.sh up|down|info
+# usage: lab/lab.sh up|down|info [ansible-playbook options for up]
 #   MAILFORT_DISTRO=debian12|debian13 (default debian12) picks the base image.
+#   MAILFORT_LAB_MAIL_HOSTS=N (default 1, at most 9) adds mail servers
+#   mailfort-lab-2 .. -N (mx2.lab.test ..., DKIM selector mx2 ...): a small
+#   fleet for rolling deploys (tests/rolling-deploy.sh). They join the group
+#   mailservers through .cache/lab/fleet.yml, a second inventory source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lab/podman.env
@@ -16,6 +20,12 @@ network=mailfort-lab
 distro=${MAILFORT_DISTRO:-debian12}
 image=localhost/mailfort-base:$distro
 hostname=mx.lab.test
+mail_hosts=${MAILFORT_LAB_MAIL_HOSTS:-1}
+fleet_inventory=.cache/lab/fleet.yml
+case "$mail_hosts" in
+  [1-9]) ;;
+  *) echo "MAILFORT_LAB_MAIL_HOSTS must be a number from 1 to 9, got '$mail_hosts'" >&2; exit 2 ;;
+esac
 
 container_state() { podman container inspect --format '{{.State.Status}}' "$1" 2>/dev/null || true; }
 container_image() { podman container inspect --format '{{.ImageName}}' "$1" 2>/dev/null || true; }
@@ -52,15 +62,39 @@ start() {
   fi
 }
 
+# The inventory sources: the lab's, and with more than one mail server the fleet file.
+inventories() {
+  echo "-i inventories/lab"
+  if [ "$mail_hosts" -gt 1 ]; then echo "-i $fleet_inventory"; fi
+}
+
+write_fleet_inventory() {
+  mkdir -p "$(dirname "$fleet_inventory")"
+  {
+    echo "# Written by lab/lab.sh (MAILFORT_LAB_MAIL_HOSTS=$mail_hosts): the lab's further mail servers."
+    echo "all:"
+    echo "  children:"
+    echo "    mailservers:"
+    echo "      hosts:"
+    for n in $(seq 2 "$mail_hosts"); do
+      echo "        $name-$n: {postfix_hostname: mx$n.lab.test, opendkim_selector: mx$n}"
+    done
+  } >"$fleet_inventory"
+}
+
 up() {
   lab/build-image.sh "$distro"
   lab/network.sh "$network" 10.89.70.0/24 fd00:6d66:70::/64
   start "$sink" sink.lab.test
-  # The mail server runs its own nftables firewall (roles/firewall).
+  # The mail servers run their own nftables firewall (roles/firewall).
   start "$name" "$hostname" --cap-add=NET_ADMIN
+  for n in $(seq 2 "$mail_hosts"); do start "$name-$n" "mx$n.lab.test" --cap-add=NET_ADMIN; done
   wait_for_systemd "$sink"
   wait_for_systemd "$name"
-  ansible-playbook -i inventories/lab playbooks/lab.yml
+  for n in $(seq 2 "$mail_hosts"); do wait_for_systemd "$name-$n"; done
+  write_fleet_inventory
+  # shellcheck disable=SC2046 # inventories prints options, one word each
+  ansible-playbook $(inventories) playbooks/lab.yml "$@"
   info
 }
 
@@ -72,7 +106,8 @@ info() {
   cat <<INFO
 
 mailfort lab is up.
-  mail server : $name ($distro) at $ip, host name $hostname
+  mail server : $name ($distro) at $ip, host name $hostname$(for n in $(seq 2 "$mail_hosts"); do
+                printf '\n  mail server : %s at %s, host name mx%s.lab.test' "$name-$n" "$(address "$name-$n")" "$n"; done)
   ports       : 25 (MX, no AUTH), 587 (submission, STARTTLS required), 465 (submissions, implicit TLS)
   lab account : $user / $pass   (LAB ONLY; sends as $user)
   lab CA      : $ca   (the server's certificate verifies against it)
@@ -106,6 +141,9 @@ INFO
 }
 
 down() {
+  local extra
+  for extra in $(podman ps --all --format '{{.Names}}' | grep -E "^$name-[2-9]\$" || true); do remove "$extra"; done
+  rm -f "$fleet_inventory"
   remove "$name"
   remove "$sink"
   if podman network exists "$network"; then
@@ -115,7 +153,7 @@ down() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  up) shift; up "$@" ;;
   down) down ;;
   info) info ;;
   *) echo "usage: $0 up|down|info" >&2; exit 2 ;;

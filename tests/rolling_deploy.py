@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Rolling deploy on a lab fleet of three mail servers (LAB ONLY; `make rolling`).
+
+1. `MAILFORT_LAB_MAIL_HOSTS=3 lab/lab.sh up` brings up mailfort-lab, -2 and -3 (one converge,
+   all hosts at once: -e mailfort_serial=100%).
+2. A change (a new SMTP greeting, `postfix_main_cf_host.smtpd_banner`) is rolled out with
+   playbooks/site.yml and the default serial=1, while a probe greets every server on port 25
+   four times a second. Passes when the greeting changed on one server at a time, in inventory
+   order, and every probe of every server got its 220 greeting (nobody stopped serving).
+3. The next change breaks the second server's configuration (an invalid main.cf value, which
+   `postfix check` refuses): the rollout must fail, the first server has the change, the second
+   keeps its live configuration and the third is never touched.
+4. The greeting is set back on all three.
+
+Every step prints one line; the exit status is non-zero when any fails. The probe only talks to
+the lab's own containers and stops with the rollout (at most PROBE_LIMIT seconds).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTS = ["mailfort-lab", "mailfort-lab-2", "mailfort-lab-3"]
+NETWORK = "mailfort-lab"
+WORK = ROOT / ".cache" / "rolling"
+PROBE_INTERVAL = 0.25
+PROBE_LIMIT = 600
+INVENTORIES = ["-i", "inventories/lab", "-i", ".cache/lab/fleet.yml"]
+
+
+def _address(host: str) -> str:
+    fmt = "{{ (index .NetworkSettings.Networks \"" + NETWORK + "\").IPAddress }}"
+    return subprocess.run(["podman", "container", "inspect", "--format", fmt, host],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _greeting(address: str) -> str:
+    """The server's 220 line on port 25, or the error ('error: ...')."""
+    try:
+        with socket.create_connection((address, 25), timeout=3) as conn:
+            conn.settimeout(3)
+            line = conn.makefile("rb").readline().decode("ascii", "replace").strip()
+            conn.sendall(b"QUIT\r\n")
+            return line
+    except OSError as exc:
+        return f"error: {exc}"
+
+
+class Probe(threading.Thread):
+    """Greets every server in turn until stopped; keeps (time, host, greeting)."""
+
+    def __init__(self, addresses: dict[str, str]):
+        super().__init__(daemon=True)
+        self.addresses, self.seen, self.stopping = addresses, [], threading.Event()
+
+    def run(self):
+        start = time.monotonic()
+        while not self.stopping.is_set() and time.monotonic() - start < PROBE_LIMIT:
+            for host, address in self.addresses.items():
+                self.seen.append((time.monotonic(), host, _greeting(address)))
+            self.stopping.wait(PROBE_INTERVAL)
+
+
+def _playbook(*args: str, log: str) -> tuple[int, str]:
+    command = ["ansible-playbook", *INVENTORIES, *args, "playbooks/site.yml"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "ANSIBLE_FORCE_COLOR": "0"})
+    (WORK / log).write_text(result.stdout + result.stderr)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _banner(host: str) -> str:
+    return subprocess.run(["podman", "exec", host, "postconf", "-h", "smtpd_banner"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _rollout(extra: list[str], log: str, addresses: dict[str, str]) -> tuple[int, str, Probe]:
+    probe = Probe(addresses)
+    probe.start()
+    try:
+        rc, output = _playbook("--tags", "postfix", *extra, log=log)
+    finally:
+        probe.stopping.set()
+        probe.join()
+    return rc, output, probe
+
+
+def _first_seen(probe: Probe, marker: str) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for moment, host, line in probe.seen:
+        if marker in line:
+            first.setdefault(host, moment)
+    return first
+
+
+def main() -> int:
+    WORK.mkdir(parents=True, exist_ok=True)
+    failures = []
+
+    def report(ok: bool, what: str, detail: str = "") -> None:
+        print(f"{'PASS' if ok else 'FAIL'}  {what}{': ' + detail if detail and not ok else ''}", flush=True)
+        if not ok:
+            failures.append(what)
+
+    started = time.monotonic()
+    up = subprocess.run(["lab/lab.sh", "up", "-e", "mailfort_serial=100%"], cwd=ROOT, capture_output=True, text=True,
+                        env={**os.environ, "MAILFORT_LAB_MAIL_HOSTS": "3", "ANSIBLE_FORCE_COLOR": "0"})
+    (WORK / "up.log").write_text(up.stdout + up.stderr)
+    report(up.returncode == 0, f"three lab mail servers converged ({time.monotonic() - started:.0f} s)",
+           (up.stdout + up.stderr)[-2000:])
+    if up.returncode:
+        return 1
+    addresses = {host: _address(host) for host in HOSTS}
+    before = {host: _banner(host) for host in HOSTS}
+
+    # 2. A change rolled out one server at a time.
+    marker = f"rollout-{int(time.time())}"
+    change = json.dumps({"postfix_main_cf_host": {"smtpd_banner": f"$myhostname ESMTP {marker}"}})
+    started = time.monotonic()
+    rc, output, probe = _rollout(["-e", change], "rollout.log", addresses)
+    took = time.monotonic() - started
+    report(rc == 0, f"rollout with serial=1 finished ({took:.0f} s)", output[-2000:])
+    batches = output.count("PLAY [Mail submission servers]")
+    report(batches == 3, "three batches of one host each", f"{batches} batch headers")
+    first = _first_seen(probe, marker)
+    order = sorted(first, key=first.get)
+    report(order == HOSTS, "the greeting changed on one server after the other, in inventory order",
+           f"first seen: {order}")
+    overlap = [(host, later) for i, host in enumerate(HOSTS) for later in HOSTS[i + 1:]
+               if host in first and any(h == later and marker in line and t <= first[host]
+                                        for t, h, line in probe.seen)]
+    report(not overlap, "no server changed before the one ahead of it had finished", str(overlap))
+    missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
+    per_host = {host: sum(1 for _, h, _ in probe.seen if h == host) for host in HOSTS}
+    report(not missed and min(per_host.values()) > 10,
+           f"every server answered every probe with 220 during the rollout ({sum(per_host.values())} probes)",
+           f"{len(missed)} missed, e.g. {missed[:3]}, per host {per_host}")
+
+    # 3. A change that breaks the second server: the rollout stops there.
+    broken = WORK / "broken.yml"
+    broken_marker = f"broken-{int(time.time())}"
+    broken.write_text(json.dumps({"all": {"children": {"mailservers": {
+        "vars": {"postfix_main_cf_host": {"smtpd_banner": f"$myhostname ESMTP {broken_marker}"}},
+        "hosts": {"mailfort-lab-2": {"postfix_main_cf_host": {
+            "smtpd_banner": f"$myhostname ESMTP {broken_marker}", "message_size_limit": "lots"}}}}}}}))
+    live = {host: _banner(host) for host in HOSTS}
+    started = time.monotonic()
+    rc, output, probe = _rollout(["-i", str(broken)], "broken.log", addresses)
+    report(rc != 0, f"the rollout failed on the broken server ({time.monotonic() - started:.0f} s)", output[-1500:])
+    report("Check the candidate configuration" in output, "postfix check refused the broken configuration",
+           output[-1500:])
+    after = {host: _banner(host) for host in HOSTS}
+    report(broken_marker in after["mailfort-lab"], "the first server has the change", after["mailfort-lab"])
+    report(after["mailfort-lab-2"] == live["mailfort-lab-2"], "the broken server keeps its live configuration",
+           after["mailfort-lab-2"])
+    report(after["mailfort-lab-3"] == live["mailfort-lab-3"], "the third server was never touched",
+           after["mailfort-lab-3"])
+    headers = output.count("PLAY [Mail submission servers]")
+    report(headers == 2, "no batch started after the failed one", f"{headers} batches")
+    missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
+    report(not missed, "every server kept answering 220 during the failed rollout", str(missed[:3]))
+
+    # 4. Back to the greeting the servers had.
+    rc, output = _playbook("--tags", "postfix", "-e", "mailfort_serial=100%", log="restore.log")
+    restored = {host: _banner(host) for host in HOSTS}
+    report(rc == 0 and restored == before, "the original greeting is back on all three", str(restored))
+    print(f"{'FAILED' if failures else 'OK'}: rolling deploy, {len(failures)} of the checks failed"
+          f"{': ' + '; '.join(failures) if failures else ''} (logs in {WORK.relative_to(ROOT)})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
