@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection rolling clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection ee rolling clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -28,6 +28,7 @@ help:
 	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
 	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
+	@echo "make ee           the execution environment's build context (.cache/ee) for AWX / Automation Controller"
 	@echo "make rolling      three lab mail servers, a change rolled out one at a time while they are probed"
 
 deps: apt venv
@@ -67,6 +68,16 @@ rolling: deps
 # `ansible-galaxy collection install` (README: "Use it from your own playbook").
 collection: venv
 	collections/build.sh .cache/collection
+
+# The execution environment (execution-environment.yml, ansible-builder v3):
+# its build context, with the collection tarball in it. The image is built
+# where a registry is reachable (README); here the context is checked: the
+# tarball the galaxy step names installs from it, offline.
+ee: collection
+	rm -rf .cache/ee
+	ansible-builder create --file execution-environment.yml --context .cache/ee
+	cd .cache/ee/_build && ansible-galaxy collection install --offline --no-deps --force \
+	  -p ../installed $$(python3 -c 'import yaml; print(" ".join(c["name"] for c in yaml.safe_load(open("requirements.yml"))["collections"] if c.get("type") == "file"))')
 
 # Every shell script: *.sh and any file starting with a sh/bash shebang (.ci/run).
 # -x follows the files they source (lab/podman.env).
@@ -133,7 +144,7 @@ test:
 	echo "$${MAILFORT_CI_STARTED:-$$(date +%s)}" >$(TIMING_DIR)/started
 	tests/timed.sh apt $(MAKE) --no-print-directory apt
 	status=0; $(MAKE) --no-print-directory -j 6 --output-sync=target --keep-going \
-	  timed-lint timed-unit $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
+	  timed-lint timed-unit timed-ee $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
 	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
 	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --check-new-on $(LAST_DISTRO) \
 	  --collection-on $(LAST_DISTRO) \

@@ -36,9 +36,11 @@ molecule_inventory=${1:?usage: $0 MOLECULE_INVENTORY_DIR [LAB_INVENTORY]}
 lab_inventory=${2:-lab-production}
 hosts_file=$molecule_inventory/ansible_inventory.yml
 
-collections/build.sh .cache/collection >/dev/null
-tarballs=(.cache/collection/mailfort-mail-*.tar.gz)
-[ ${#tarballs[@]} -eq 1 ] || { echo "want one tarball in .cache/collection, found: ${tarballs[*]}"; exit 1; }
+# Its own output directory: `make ee` builds into .cache/collection at the same time.
+built=.cache/collection-consumer
+collections/build.sh "$built" >/dev/null
+tarballs=("$built"/mailfort-mail-*.tar.gz)
+[ ${#tarballs[@]} -eq 1 ] || { echo "want one tarball in $built, found: ${tarballs[*]}"; exit 1; }
 tarball=$repo/${tarballs[0]}
 
 project=$(mktemp -d /tmp/mailfort-consumer.XXXXXX)
