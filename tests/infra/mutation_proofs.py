@@ -272,6 +272,67 @@ def test_guarding_tests_catch_the_command_fault(fault, request, host, original_c
     CAUGHT[fault] = (guards, set(outcomes))
 
 
+# The external audit against a deliberately misconfigured host: several faults at once
+# (postconf arguments), and the promises the audit must name as broken for them.
+# The TLS fault needs SECLEVEL=0 for TLS 1.0's signatures, which lets the weak
+# TLS 1.2 suites in as well: both promises break.
+MISCONFIGURED = {
+    "mynetworks opened to the world": (["mynetworks=0.0.0.0/0"],
+                                       ["relay: relay variant is refused by the relay policy"]),
+    "AUTH offered on port 25": (["smtpd_sasl_auth_enable=yes"], ["auth: port 25 never offers auth"]),
+    "TLS 1.0/1.1 allowed": (["smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
+                             "tls_high_cipherlist=ALL:@SECLEVEL=0"],
+                            ["tls: old protocols are refused", "tls: weak tls12 suites are refused"]),
+}
+# The external tier on one host stays within this many seconds, broken or not.
+AUDIT_SECONDS = 60
+
+
+def _external_audit(request, host, tmp_path, name):
+    """The external audit tier against this host (the audit inventory when there is one: no shell);
+    returns (exit code, {promise: status} from the per-promise lines, lines, seconds)."""
+    audit_inventory = os.environ.get("MAILFORT_AUDIT_INVENTORY") or request.config.option.ansible_inventory
+    report = tmp_path / f"{name}.txt"
+    started = time.monotonic()
+    result = subprocess.run(
+        ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-W", "ignore::DeprecationWarning",
+         "-m", "external", f"--junitxml={tmp_path / name}.xml", f"--hosts=ansible://{host.inventory_name}",
+         f"--ansible-inventory={audit_inventory}", str(INFRA)],
+        capture_output=True, text=True, check=False, timeout=300,
+        env=dict(os.environ, MAILFORT_AUDIT_REPORT=str(report)))
+    seconds = time.monotonic() - started
+    assert report.exists(), f"the audit wrote no report:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+    lines = report.read_text().splitlines()
+    statuses = {line.split("  ", 2)[2].rsplit(" (", 1)[0]: line[:4] for line in lines if line[:4] in
+                ("PASS", "FAIL", "SKIP")}
+    return result.returncode, statuses, lines, seconds
+
+
+def test_external_audit_names_each_broken_promise_of_a_misconfigured_host(request, host, original_config,
+                                                                          tmp_path):
+    """The same host misconfigured several ways at once: the audit exits 1 with a FAIL line for
+    exactly the promises those faults break. (The audit step of tests/lab-run.sh passes on the good
+    host before; the restored run below checks every guard again.)"""
+    settings = [setting for postconf_args, _ in MISCONFIGURED.values() for setting in postconf_args]
+    expected = {promise for _, promises in MISCONFIGURED.values() for promise in promises}
+    since = _host_clock(host)
+    try:
+        host.check_output("postconf -e " + " ".join(f"'{setting}'" for setting in settings))
+        _reload(host)
+        rc, broken, lines, seconds = _external_audit(request, host, tmp_path, "broken")
+        _check_postfix_ran_throughout("misconfigured host", host, since)
+    finally:
+        _restore("misconfigured host", host, original_config, since)
+    print("\n".join(["", f"misconfigured host: {', '.join(MISCONFIGURED)} ({seconds:.0f} s):", *lines]))
+    assert rc == 1, f"the audit of the misconfigured host exited {rc}, not 1 (promises broken)"
+    named = {promise for promise, status in broken.items() if status == "FAIL"}
+    assert named == expected, f"broken promises named: {sorted(named)}, expected: {sorted(expected)}"
+    assert seconds <= AUDIT_SECONDS, f"the external audit took {seconds:.0f} s (target {AUDIT_SECONDS})"
+    CAUGHT["misconfigured host"] = (
+        [("test_relay.py", "v01 and 25"), ("test_auth.py", "port_25"), ("test_tls.py", "old_protocols or weak")],
+        set())
+
+
 def test_guarding_tests_pass_on_the_restored_server(request, host, original_config, tmp_path):
     """One run of every guarding test of every fault above, against the restored server."""
     if not CAUGHT:
