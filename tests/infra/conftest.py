@@ -145,13 +145,46 @@ def tls_context(ca_file):
     return ssl.create_default_context(cafile=ca_file)
 
 
+def _password(value) -> str | None:
+    """A password from the inventory: a literal, or an Ansible Vault value decrypted with the password
+    file in ANSIBLE_VAULT_PASSWORD_FILE (in this process: the clear text is never printed)."""
+    import os
+
+    text = value.get("__ansible_vault") if isinstance(value, dict) else value
+    if not isinstance(text, str) or "{{" in text:
+        return None
+    if not text.lstrip().startswith("$ANSIBLE_VAULT"):
+        return text
+    from pathlib import Path
+
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+    if not secret_file:
+        pytest.skip("the audit account's password is vault-encrypted: set ANSIBLE_VAULT_PASSWORD_FILE")
+    secret = VaultSecret(Path(secret_file).read_text().strip().encode())
+    return VaultLib([(DEFAULT_VAULT_ID_MATCH, secret)]).decrypt(text.strip()).decode()
+
+
 @pytest.fixture(scope="module")
 def test_accounts(host_vars):
-    """Accounts with usable (literal) passwords: mailfort_test_accounts, else lab mailfort_accounts."""
-    accounts = host_vars.get("mailfort_test_accounts") or host_vars.get("mailfort_accounts") or []
-    return [a for a in accounts
-            if isinstance(a.get("password"), str)
-            and "{{" not in a["password"] and "$ANSIBLE_VAULT" not in a["password"]]
+    """Accounts with usable passwords. The audit account first: mailfort_audit_account ({name, senders,
+    password}), its password from the environment (MAILFORT_AUDIT_PASSWORD) or the inventory (literal or
+    Ansible Vault); then mailfort_test_accounts, else the lab's mailfort_accounts (literal passwords)."""
+    import os
+
+    accounts = []
+    audit = host_vars.get("mailfort_audit_account")
+    if isinstance(audit, dict) and audit.get("name"):
+        password = os.environ.get("MAILFORT_AUDIT_PASSWORD") or _password(audit.get("password"))
+        if password:
+            accounts.append({"kind": "person", "senders": [audit["name"]], **audit, "password": password})
+    for account in host_vars.get("mailfort_test_accounts") or host_vars.get("mailfort_accounts") or []:
+        password = _password(account.get("password"))
+        if password and "$ANSIBLE_VAULT" not in str(account.get("password")):
+            accounts.append({**account, "password": password})
+    return accounts
 
 
 def _account(accounts, kind):

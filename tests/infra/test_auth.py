@@ -56,13 +56,26 @@ def test_465_refuses_a_plaintext_session(probe_address):
     assert not banner.startswith(b"220"), f"465 answered in plaintext: {banner!r}"
 
 
-@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+# One wrong password per audit run (fail2ban counts each): 587 in the credentialed tier,
+# 465 in the lab only.
+@pytest.mark.parametrize("port", [587, pytest.param(465, marks=pytest.mark.lab)])
 def test_wrong_password_is_refused(port, person, probe_address, tls_context, server_name):
     smtp = _session(probe_address, port, tls_context, server_name)
     try:
         with pytest.raises(smtplib.SMTPAuthenticationError) as error:
             smtp.login(person["name"], person["password"] + "-wrong")
         assert error.value.smtp_code == 535, error.value
+    finally:
+        smtp.close()
+
+
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
+def test_right_password_authenticates(port, person, probe_address, tls_context, server_name):
+    """AUTH succeeds; the session ends there (QUIT), nothing is sent."""
+    smtp = _session(probe_address, port, tls_context, server_name)
+    try:
+        code, text = smtp.login(person["name"], person["password"])
+        assert code == 235, f"{port}: AUTH as {person['name']}: {code} {text.decode()}"
     finally:
         smtp.close()
 
