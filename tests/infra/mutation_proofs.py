@@ -30,7 +30,7 @@ INFRA = PROJECT_DIR / "tests" / "infra"
 # fault -> (postconf arguments, [(test file, -k expression), ...])
 MUTATIONS = {
     "mynetworks opened to the world": (
-        ["-e", "mynetworks=0.0.0.0/0"],
+        ["-e", "mynetworks=0.0.0.0/0, [::]/0"],
         [("test_relay.py", "v01 and 25"), ("test_postfix_service.py", "mynetworks")]),
     # A bare "permit" makes smtpd refuse to start (Postfix's own safety net), which
     # fails the tests for the wrong reason; this really opens the relay.
@@ -277,7 +277,7 @@ def test_guarding_tests_catch_the_command_fault(fault, request, host, original_c
 # The TLS fault needs SECLEVEL=0 for TLS 1.0's signatures, which lets the weak
 # TLS 1.2 suites in as well: both promises break.
 MISCONFIGURED = {
-    "mynetworks opened to the world": (["mynetworks=0.0.0.0/0"],
+    "mynetworks opened to the world": (["mynetworks=0.0.0.0/0, [::]/0"],
                                        ["relay: relay variant is refused by the relay policy"]),
     "AUTH offered on port 25": (["smtpd_sasl_auth_enable=yes"], ["auth: port 25 never offers auth"]),
     "TLS 1.0/1.1 allowed": (["smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
