@@ -126,11 +126,19 @@ idempotence_and_check() {
 
 # The external audit tier, as an operator runs it (`make audit`): from an audit
 # inventory written from the lab's (playbooks/audit-inventory.yml), which holds
-# addresses and allow-lists but no way into the host. Verify leaves these tests
-# out (molecule.yml: m); the mutation proofs audit a misconfigured host with it.
+# addresses, allow-lists and the computed DNS records but no way into the host.
+# DNS is asked of the lab's BIND (its address as podman reports it). Verify
+# leaves these tests out (molecule.yml: m); the mutation proofs audit a
+# misconfigured host from the same inventory with the connection variables.
 audit_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory.yml
+audit_access_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory-access.yml
 audit() {
+  local nameserver
+  nameserver=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "mailfort-$distro-ns" \
+               2>/dev/null || true)
   ansible-playbook -i "$inventory" playbooks/audit-inventory.yml -e audit_inventory_file="$audit_inventory" \
+    -e audit_inventory_access_file="$audit_access_inventory" \
+    ${nameserver:+-e "{\"dns_records_spf_resolver\": [\"$nameserver\"]}"} \
     >"$logs/$scenario-$distro-audit-inventory.log" 2>&1 \
     || { tail -40 "$logs/$scenario-$distro-audit-inventory.log"; return 1; }
   pytest tests/infra -m external -p no:cacheprovider -W ignore::DeprecationWarning \
@@ -140,7 +148,7 @@ audit() {
 
 # The mutation proofs break this lab's server on purpose, one fault at a time.
 mutations() {
-  MAILFORT_AUDIT_INVENTORY=$audit_inventory pytest tests/infra/mutation_proofs.py -v -s -p no:cacheprovider \
+  MAILFORT_AUDIT_ACCESS_INVENTORY=$audit_access_inventory pytest tests/infra/mutation_proofs.py -v -s -p no:cacheprovider \
     --hosts=ansible://mailservers --ansible-inventory="$MOLECULE_EPHEMERAL_DIRECTORY/inventory" \
     --junitxml=".cache/junit/mutations-$distro.xml"
 }
@@ -168,7 +176,7 @@ collection() {
 
 # timed.sh runs each step in a new shell: it needs these.
 export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection
-export scenario distro inventory logs audit_inventory
+export scenario distro inventory logs audit_inventory audit_access_inventory
 
 lab/build-image.sh "$distro" || failed=image
 step create create
