@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit auth-report mutate collection ee rolling clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report mutate collection ee rolling clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -25,7 +25,8 @@ help:
 	@echo "make test      lint + unit tests + molecule ($(SCENARIO)) on $(DISTROS), side by side (what CI runs)"
 	@echo "make check     the quicker tier: lint + unit tests + molecule on debian12 only"
 	@echo "make molecule DISTROS=debian13 SCENARIO=default   one scenario, one distro"
-	@echo "make audit INVENTORY=inventories/production       the testinfra suite against real hosts"
+	@echo "make audit INVENTORY=... [LIMIT=host] [TIER=external|onhost]   audit real hosts (external: SMTP reach only)"
+	@echo "make audit-inventory INVENTORY=...                 write .cache/audit/inventory.yml for the external audit"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
 	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
 	@echo "make ee           the execution environment's build context (.cache/ee) for AWX / Automation Controller"
@@ -164,9 +165,24 @@ timed-%: venv
 mutate: venv
 	pytest tests/infra/mutation_proofs.py --hosts='ansible://mailservers' --ansible-inventory=inventories/lab -p no:cacheprovider -s
 
-# The testinfra suite against a real inventory (read-only probes, see README).
+# The audit of real hosts, one tier (README "The same checks against real hosts"):
+# TIER=external (default: SMTP reach only, no shell, no credentials), onhost
+# (a shell on the host, read-only) or a pytest marker expression such as
+# "external or onhost"; LIMIT=host or group (default: every mail server). One
+# line per promise per host at the end, JUnit in .cache/junit/audit.xml, and a
+# non-zero exit when a host breaks a promise.
+TIER ?= external
+LIMIT ?= mailservers
 audit: venv
-	pytest tests/infra --hosts='ansible://mailservers' --ansible-inventory=$(INVENTORY) -p no:cacheprovider
+	mkdir -p $(JUNIT_DIR)
+	pytest tests/infra -m '$(TIER)' --hosts='ansible://$(LIMIT)' --ansible-inventory=$(INVENTORY) \
+	  -p no:cacheprovider -W ignore::DeprecationWarning --junitxml=$(JUNIT_DIR)/audit.xml
+
+# An audit inventory from a mailfort inventory: addresses, names and allow-lists as
+# literal values, so the external tier needs nothing else (gathers facts once).
+AUDIT_INVENTORY ?= .cache/audit/inventory.yml
+audit-inventory: venv
+	ansible-playbook -i $(INVENTORY) playbooks/audit-inventory.yml -e audit_inventory_file=$(abspath $(AUDIT_INVENTORY))
 
 # Who failed to log in, from where, and who is banned (read-only).
 SINCE ?= -24h

@@ -9,7 +9,8 @@
 # new hosts (MAILFORT_CHECK_NEW=1), converge, then
 # idempotence and check side by side (with MAILFORT_COLLECTION=1 also the
 # collection tarball, installed into a user's project, converging the mail
-# server again: tests/collection-consumer.sh), verify, mutations (MAILFORT_MUTATIONS=1),
+# server again: tests/collection-consumer.sh), verify, audit (the external tier
+# from an audit inventory), mutations (MAILFORT_MUTATIONS=1),
 # destroy. A failed step skips the rest but never the destroy. Each step's wall
 # time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
 # table). The base image is built first if its recipe changed (`make images`
@@ -123,9 +124,31 @@ idempotence_and_check() {
   return $rc
 }
 
+# The external audit tier, as an operator runs it (`make audit`): from an audit
+# inventory written from the lab's (playbooks/audit-inventory.yml), which holds
+# addresses, allow-lists and the computed DNS records but no way into the host.
+# DNS is asked of the lab's BIND (its address as podman reports it). Verify
+# leaves these tests out (molecule.yml: m); the mutation proofs audit a
+# misconfigured host from the same inventory with the connection variables.
+audit_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory.yml
+audit_access_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory-access.yml
+audit() {
+  local nameserver
+  nameserver=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "mailfort-$distro-ns" \
+               2>/dev/null || true)
+  ansible-playbook -i "$inventory" playbooks/audit-inventory.yml -e audit_inventory_file="$audit_inventory" \
+    -e audit_inventory_access_file="$audit_access_inventory" \
+    ${nameserver:+-e "{\"dns_records_spf_resolver\": [\"$nameserver\"]}"} \
+    >"$logs/$scenario-$distro-audit-inventory.log" 2>&1 \
+    || { tail -40 "$logs/$scenario-$distro-audit-inventory.log"; return 1; }
+  pytest tests/infra -m external -p no:cacheprovider -W ignore::DeprecationWarning \
+    --hosts=ansible://mailservers --ansible-inventory="$audit_inventory" \
+    --junitxml=".cache/junit/audit-$distro.xml"
+}
+
 # The mutation proofs break this lab's server on purpose, one fault at a time.
 mutations() {
-  pytest tests/infra/mutation_proofs.py -v -s -p no:cacheprovider \
+  MAILFORT_AUDIT_ACCESS_INVENTORY=$audit_access_inventory pytest tests/infra/mutation_proofs.py -v -s -p no:cacheprovider \
     --hosts=ansible://mailservers --ansible-inventory="$MOLECULE_EPHEMERAL_DIRECTORY/inventory" \
     --junitxml=".cache/junit/mutations-$distro.xml"
 }
@@ -152,8 +175,8 @@ collection() {
 }
 
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create destroy mutations idempotence check_mode check_new collection
-export scenario distro inventory logs
+export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection
+export scenario distro inventory logs audit_inventory audit_access_inventory
 
 lab/build-image.sh "$distro" || failed=image
 step create create
@@ -165,6 +188,7 @@ if [ -z "$failed" ]; then
   idempotence_and_check || failed=${failed:-"idempotence, check or collection"}
 fi
 step verify molecule_ verify
+step audit audit
 if [ "${MAILFORT_MUTATIONS:-0}" = 1 ]; then
   step mutations mutations
 fi

@@ -57,6 +57,8 @@ def expected_skips(path: Path) -> dict[tuple[str, str], str]:
 
 def expected_reports(scenario: str, distros: list[str], mutations_on: str) -> list[str]:
     names = ["unit.xml"] + [f"{scenario}-{distro}.xml" for distro in distros]
+    # The external audit tier runs in its own step on every lab (tests/lab-run.sh: audit).
+    names += [f"audit-{distro}.xml" for distro in distros]
     if mutations_on and mutations_on in distros:
         names.append(f"mutations-{mutations_on}.xml")
     return names

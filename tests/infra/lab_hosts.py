@@ -57,6 +57,34 @@ def run_site_playbook(request, host_name, tmp_path, extra_vars, tags=()):
 PODMAN_CONNECTIONS = ("containers.podman.podman", "podman")
 
 
+def inventory_vars(inventory_host) -> dict:
+    """A testinfra host's inventory variables (not templated), without connecting to it."""
+    backend = inventory_host.backend
+    variables = backend.get_variables() if backend.NAME == "ansible" else {}
+    variables.setdefault("inventory_hostname", getattr(backend, "host", None) or backend.get_hostname())
+    return variables
+
+
+def container_addresses(container: str) -> dict:
+    """A lab container's global addresses by IP version, as podman on the controller reports them
+    (no command runs inside the container): {4: ..., 6: ...}; empty when podman does not know it."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("podman"):
+        return {}
+    result = subprocess.run(["podman", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container],
+                            capture_output=True, text=True, timeout=30, check=False)
+    if result.returncode != 0:
+        return {}
+    found = {}
+    for network in (json.loads(result.stdout) or {}).values():
+        for family, key in ((4, "IPAddress"), (6, "GlobalIPv6Address")):
+            if network.get(key) and family not in found:
+                found[family] = network[key]
+    return found
+
+
 def direct(inventory_host):
     """The same host, reached without Ansible where that is possible.
 
@@ -70,7 +98,7 @@ def direct(inventory_host):
     import testinfra
 
     backend = inventory_host.backend
-    variables = backend.get_variables() if backend.NAME == "ansible" else {}
+    variables = inventory_vars(inventory_host)
     chosen = inventory_host
     if variables.get("ansible_connection") in PODMAN_CONNECTIONS and shutil.which("podman"):
         container = variables.get("ansible_podman_container") or variables.get("ansible_host") or backend.host

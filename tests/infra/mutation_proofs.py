@@ -28,10 +28,9 @@ pytestmark = pytest.mark.usefixtures("lab_only")
 INFRA = PROJECT_DIR / "tests" / "infra"
 
 # fault -> (postconf arguments, [(test file, -k expression), ...])
+# (mynetworks opened, AUTH on 25 and TLS 1.0/1.1 are proven together below, by the audit
+# of a misconfigured host.)
 MUTATIONS = {
-    "mynetworks opened to the world": (
-        ["-e", "mynetworks=0.0.0.0/0"],
-        [("test_relay.py", "v01 and 25"), ("test_postfix_service.py", "mynetworks")]),
     # A bare "permit" makes smtpd refuse to start (Postfix's own safety net), which
     # fails the tests for the wrong reason; this really opens the relay.
     "relay open to every client on 25": (
@@ -61,9 +60,6 @@ MUTATIONS = {
     "local delivery broken": (
         ["-e", "virtual_transport=error:mailbox delivery disabled"],
         [("test_inbound.py", "delivered_into_maildir")]),
-    "AUTH offered on port 25": (
-        ["-e", "smtpd_sasl_auth_enable=yes"],
-        [("test_auth.py", "port_25")]),
     # With smtpd_tls_security_level=encrypt, smtpd_tls_auth_only=no alone changes
     # nothing observable on 587 (both keep AUTH behind STARTTLS): break each layer.
     "587 accepts MAIL before STARTTLS": (
@@ -86,10 +82,6 @@ MUTATIONS = {
     "submission accepted while a milter is down": (
         ["-P", "submission/inet/milter_default_action=accept", "submissions/inet/milter_default_action=accept"],
         [("test_sender_ownership.py", "fails_closed")]),
-    "TLS 1.0/1.1 allowed": (
-        ["-e", "smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1",
-         "tls_high_cipherlist=ALL:@SECLEVEL=0"],
-        [("test_tls.py", "old_protocols")]),
     "key exchange groups beyond Mozilla intermediate": (
         ["-e", "tls_eecdh_auto_curves=X25519 X448 prime256v1 secp384r1 secp521r1"],
         [("test_tls.py", "off_list_key_exchange")]),
@@ -270,6 +262,103 @@ def test_guarding_tests_catch_the_command_fault(fault, request, host, original_c
           f"{sum(o == 'failure' for o in outcomes.values())} failed")
     _check_all_failed(fault, outcomes)
     CAUGHT[fault] = (guards, set(outcomes))
+
+
+# The audit (external and on-host tiers) against a deliberately misconfigured host:
+# several faults at once, each with the promises the audit must name as broken
+# and its guarding tests, which must all fail in that run (as for the single faults
+# above; these faults are proven here instead of one at a time).
+# fault -> (postconf arguments, [promise], [(test module, -k expression, [substrings of the test id])])
+MISCONFIGURED = {
+    "mynetworks opened to the world": (
+        ["mynetworks=0.0.0.0/0, [::]/0"],
+        ["relay: relay variant is refused by the relay policy", "postfix_service: mynetworks is loopback only"],
+        [("test_relay", "v01 and 25", ["-v01-25-"]), ("test_postfix_service", "mynetworks", ["mynetworks"])]),
+    "AUTH offered on port 25": (
+        ["smtpd_sasl_auth_enable=yes"], ["auth: port 25 never offers auth"],
+        [("test_auth", "port_25", ["port_25"])]),
+    # TLS 1.0's signatures need SECLEVEL=0, which lets the weak TLS 1.2 suites in as well.
+    "TLS 1.0/1.1 allowed": (
+        ["smtpd_tls_protocols=>=TLSv1", "smtpd_tls_mandatory_protocols=>=TLSv1", "tls_high_cipherlist=ALL:@SECLEVEL=0"],
+        ["tls: old protocols are refused", "tls: weak tls12 suites are refused"],
+        [("test_tls", "old_protocols", ["old_protocols"])]),
+}
+# The first key of OpenDKIM's key table, replaced by a new one (the published record stays).
+_DKIM_KEY = "$(awk '!/^#/ && NF {split($2, a, \":\"); print a[3]; exit}' /etc/opendkim/key_table)"
+DKIM_FAULT = ("DKIM key not matching the published record",
+              (f"cp -p {_DKIM_KEY} /root/mailfort-dkim.private && openssl genpkey -algorithm RSA "
+               f"-pkeyopt rsa_keygen_bits:2048 -out {_DKIM_KEY} 2>/dev/null"),
+              f"cp -p /root/mailfort-dkim.private {_DKIM_KEY}",
+              ["dns: published dkim key is the hosts key"],
+              [("test_dns", "dkim", ["dkim"])])
+# The external tier on one host stays within this many seconds, broken or not.
+AUDIT_SECONDS = 60
+
+
+def _audit(request, host, tmp_path, name):
+    """The external and on-host audit tiers against this host, from the audit inventory with the connection
+    variables when there is one (tests/lab-run.sh: audit); returns (exit code, {promise: status} from the
+    per-promise lines, the lines, {test id: outcome} from JUnit, seconds)."""
+    inventory = os.environ.get("MAILFORT_AUDIT_ACCESS_INVENTORY") or request.config.option.ansible_inventory
+    report, junit = tmp_path / f"{name}.txt", tmp_path / f"{name}.xml"
+    started = time.monotonic()
+    result = subprocess.run(
+        ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-o", "junit_family=xunit2",
+         "-W", "ignore::DeprecationWarning", "-m", "external or onhost", f"--junitxml={junit}",
+         f"--hosts=ansible://{host.inventory_name}", f"--ansible-inventory={inventory}", str(INFRA)],
+        capture_output=True, text=True, check=False, timeout=300,
+        env=dict(os.environ, MAILFORT_AUDIT_REPORT=str(report)))
+    seconds = time.monotonic() - started
+    assert report.exists() and junit.exists(), (
+        f"the audit wrote no report:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+    lines = report.read_text().splitlines()
+    statuses = {line.split("  ", 2)[2].rsplit(" (", 1)[0]: line[:4] for line in lines
+                if line[:4] in ("PASS", "FAIL", "SKIP")}
+    outcomes = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = kinds[0] if kinds else "passed"
+    return result.returncode, statuses, lines, outcomes, seconds
+
+
+def _guard_ids(outcomes, guards):
+    """The test ids of a run that the guards name: (module, -k expression, [substrings, all in the id])."""
+    return {test for test in outcomes for module, _, parts in guards
+            if test.split("::")[0].endswith(module) and all(part in test for part in parts)}
+
+
+def test_audit_names_each_broken_promise_of_a_misconfigured_host(request, host, original_config, tmp_path):
+    """The same host misconfigured several ways at once: the audit exits 1 with a FAIL line for
+    exactly the promises those faults break, and every guarding test of each fault fails. (The
+    audit step of tests/lab-run.sh passes on the good host before; the restored run below checks
+    every guard again.)"""
+    fault_name, dkim_break, dkim_restore, dkim_promises, dkim_guards = DKIM_FAULT
+    settings = [setting for postconf_args, _, _ in MISCONFIGURED.values() for setting in postconf_args]
+    expected = {promise for _, promises, _ in MISCONFIGURED.values() for promise in promises} | set(dkim_promises)
+    key_before = host.check_output(f"sha256sum {_DKIM_KEY}")
+    since = _host_clock(host)
+    try:
+        host.check_output("postconf -e " + " ".join(f"'{setting}'" for setting in settings))
+        host.check_output(dkim_break)
+        _reload(host)
+        rc, broken, lines, outcomes, seconds = _audit(request, host, tmp_path, "broken")
+        _check_postfix_ran_throughout("misconfigured host", host, since)
+    finally:
+        host.run(dkim_restore)
+        _restore("misconfigured host", host, original_config, since)
+    assert host.check_output(f"sha256sum {_DKIM_KEY}") == key_before, "the DKIM key was not restored"
+    faults = [*MISCONFIGURED, fault_name]
+    print("\n".join(["", f"misconfigured host: {', '.join(faults)} ({seconds:.0f} s):", *lines]))
+    assert rc == 1, f"the audit of the misconfigured host exited {rc}, not 1 (promises broken)"
+    named = {promise for promise, status in broken.items() if status == "FAIL"}
+    assert named == expected, f"broken promises named: {sorted(named)}, expected: {sorted(expected)}"
+    assert seconds <= AUDIT_SECONDS, f"the audit took {seconds:.0f} s (target {AUDIT_SECONDS})"
+    for fault, guards in [*((name, value[2]) for name, value in MISCONFIGURED.items()), (fault_name, dkim_guards)]:
+        tests = _guard_ids(outcomes, guards)
+        assert tests, f"{fault}: no guarding test in the audit run"
+        _check_all_failed(fault, {test: outcomes[test] for test in tests})
+        CAUGHT[fault] = ([(f"{module}.py", expression) for module, expression, _ in guards], tests)
+        print(f"{fault}\n  broken: {len(tests)} guarding tests, {len(tests)} failed")
 
 
 def test_guarding_tests_pass_on_the_restored_server(request, host, original_config, tmp_path):

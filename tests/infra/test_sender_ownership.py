@@ -105,6 +105,8 @@ def test_forged_from_header_is_refused(forgery, port, person, application, probe
     assert (code, text) == (554, "5.7.1 " + expected.format(**values)), (forgery, from_lines)
 
 
+# Lab: messages with the login's own From: are accepted and sent (a real host would deliver them).
+@pytest.mark.lab
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
 def test_forgery_over_ipv6_is_refused_and_own_address_accepted(port, host, host_vars, person, application,
                                                                tls_context, server_name, foreign_domain):
@@ -132,6 +134,8 @@ def test_own_from_header_is_accepted_and_delivered(variant, port, person, applic
     assert f"mailfort sender ownership {token}" in _wait_for(sink, token)
 
 
+# Lab: messages with the login's own From: are accepted and sent (a real host would deliver them).
+@pytest.mark.lab
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
 def test_application_uses_each_of_its_addresses_but_not_its_logins_siblings(port, application, person,
                                                                             probe_address, tls_context,
@@ -173,6 +177,8 @@ def test_rspamd_runs_no_stock_module_and_fetches_nothing(host):
     assert fetched == [], "rspamd loaded remote maps:\n" + "\n".join(fetched[:5])
 
 
+# Lab: the message is delivered into the account's mailbox.
+@pytest.mark.lab
 def test_port_25_mail_is_not_held_to_a_login(person, probe_address, tls_context, server_name, foreign_domain):
     """Inbound mail has no login: the header rule must not touch it (no milter on port 25)."""
     smtp = connect(probe_address, 25, PORT_MODES[25], tls_context, server_name)

@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 from lab_hosts import PORT_MODES
-from smtp_probe import tls_handshake
+from smtp_probe import connect, tls_handshake
 
 SUBMISSION_PORTS = [587, 465]
 WEAK_SUITES = {
@@ -30,11 +30,20 @@ def _context(version: ssl.TLSVersion, ciphers: str | None = None) -> ssl.SSLCont
     return context
 
 
+def _refused(address, port, context, server_name) -> str:
+    """'' when the server refuses the handshake; else what it agreed to (for the failure message)."""
+    try:
+        protocol, cipher = tls_handshake(address, port, PORT_MODES[port], context, server_name)
+    except (ssl.SSLError, ConnectionError):
+        return ""
+    return f"the server completed the handshake: {protocol} {cipher}"
+
+
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1], ids=["TLSv1.0", "TLSv1.1"])
 def test_old_protocols_are_refused(port, version, probe_address, server_name):
-    with pytest.raises((ssl.SSLError, ConnectionError)):
-        tls_handshake(probe_address, port, PORT_MODES[port], _context(version), server_name)
+    agreed = _refused(probe_address, port, _context(version), server_name)
+    assert not agreed, f"{port}: {version.name} offered, {agreed}"
 
 
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
@@ -47,17 +56,34 @@ def test_modern_protocols_are_accepted(port, version, probe_address, server_name
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
 @pytest.mark.parametrize("kind", sorted(WEAK_SUITES))
 def test_weak_tls12_suites_are_refused(port, kind, probe_address, server_name):
-    context = _context(ssl.TLSVersion.TLSv1_2, WEAK_SUITES[kind])
-    with pytest.raises((ssl.SSLError, ConnectionError)):
-        tls_handshake(probe_address, port, PORT_MODES[port], context, server_name)
+    agreed = _refused(probe_address, port, _context(ssl.TLSVersion.TLSv1_2, WEAK_SUITES[kind]), server_name)
+    assert not agreed, f"{port}: only {kind} TLS 1.2 suites offered, {agreed}"
+
+
+# A certificate that expires within this many days fails the audit (renewal is overdue:
+# ACME clients renew 30 days ahead). mailfort_audit_cert_min_days in the inventory overrides it.
+CERT_MIN_DAYS = 14
 
 
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
-def test_certificate_verifies_and_matches_the_host_name(port, ca_file, tls_context, probe_address, server_name):
-    if ca_file is None:
-        pytest.skip("no CA file known for this host (mailfort_test_ca_file)")
-    protocol, _ = tls_handshake(probe_address, port, PORT_MODES[port], tls_context, server_name)
-    assert protocol in ("TLSv1.2", "TLSv1.3")
+def test_certificate_verifies_and_matches_the_host_name(port, tls_context, probe_address, server_name, host_vars):
+    """The chain verifies (mailfort_test_ca_file, MAILFORT_CA_FILE, the lab CA, else the system store),
+    the certificate covers the server's name, and it is not about to expire."""
+    import time
+
+    try:
+        smtp = connect(probe_address, port, PORT_MODES[port], tls_context, server_name)
+    except ssl.SSLCertVerificationError as error:
+        pytest.fail(f"{port}: the certificate does not verify for {server_name}: {error.verify_message}")
+    try:
+        certificate = smtp.sock.getpeercert()
+    finally:
+        smtp.close()
+    minimum = int(host_vars.get("mailfort_audit_cert_min_days", CERT_MIN_DAYS))
+    days = (ssl.cert_time_to_seconds(certificate["notAfter"]) - time.time()) / 86400
+    assert days >= minimum, (
+        f"{port}: the certificate for {server_name} expires in {days:.0f} days ({certificate['notAfter']}), "
+        f"less than {minimum}")
 
 
 # Key exchange groups: Mozilla "intermediate" allows X25519, prime256v1 and

@@ -49,7 +49,7 @@ def run(tmp_path, monkeypatch):
 def test_a_complete_green_run_passes(run):
     out, problems, counts = run()
     assert problems == []
-    assert counts == {"passed": 8, "failed": 0, "skipped": 0}
+    assert counts == {"passed": 12, "failed": 0, "skipped": 0}
     assert any("verify" in line and "1:15" in line for line in out)
     assert any("test_relay" in line and "0:03" in line for line in out), "verify time by test file"
 
@@ -64,6 +64,12 @@ def test_a_missing_mutation_report_is_red(run):
     (run.junit / "mutations-debian12.xml").unlink()
     _, problems, _ = run()
     assert any("mutations-debian12.xml is missing" in p for p in problems), problems
+
+
+def test_a_missing_audit_report_is_red(run):
+    (run.junit / "audit-debian13.xml").unlink()
+    _, problems, _ = run()
+    assert any("audit-debian13.xml is missing" in p for p in problems), problems
 
 
 def test_a_report_without_tests_is_red(run):

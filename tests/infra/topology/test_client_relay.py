@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+# The clients are chosen at run time (request.getfixturevalue): their fixtures are not in the signature.
+pytestmark = pytest.mark.lab
+
 TOTALS = {"run": 0, "refused": 0}
 
 
