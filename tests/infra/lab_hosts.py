@@ -3,14 +3,22 @@
 import "conftest", which is ambiguous once tests/infra/topology has its own)."""
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 from pathlib import Path
 
+from smtp_probe import PORT_MODES as PORT_MODES  # re-exported for the tests
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
-# Port -> how a client starts a session there.
-PORT_MODES = {25: "plain", 587: "starttls", 465: "implicit"}
+# The service ports from their one home, module_utils/shared.py (standard library only).
+_spec = importlib.util.spec_from_file_location("mailfort_shared", PROJECT_DIR / "module_utils" / "shared.py")
+_shared = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_shared)
+PORT_SERVICES = {port: service for service, port in _shared.SERVICE_PORTS.items()}
+SUBMISSION_PORTS = [_shared.SERVICE_PORTS[service] for service in _shared.SUBMISSION_SERVICES]
+assert set(PORT_MODES) == set(PORT_SERVICES), "smtp_probe.PORT_MODES and module_utils/shared.py disagree"
 
 
 def is_loopback_network(text: str) -> bool:

@@ -14,6 +14,12 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+# Port -> how a client starts a session there. This script also runs alone on
+# the lab's client hosts (standard library only), so it keeps its own copy of
+# module_utils/shared.py's service ports; tests/unit/test_shared_validators.py
+# checks that the two agree.
+PORT_MODES = {25: "plain", 587: "starttls", 465: "implicit"}
+
 HELO = "probe.example.com"
 
 
@@ -178,7 +184,7 @@ def greet_all(addresses: list[str], ports: list[int], context, server_name: str,
     """greet() every address on every port at the same time (drops time out together, not one by one)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    modes = {25: "plain", 587: "starttls", 465: "implicit"}
+    modes = PORT_MODES
     jobs = [(address, port) for address in addresses for port in ports]
 
     def run(job):
@@ -236,7 +242,7 @@ def relay_suite(address: str, ports: list[int], context, server_name: str, domai
     (at most 8 where the server answers: the per-client connection limit is 10)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    modes = {25: "plain", 587: "starttls", 465: "implicit"}
+    modes = PORT_MODES
     jobs = [(port, index, sender, recipient) for port in ports
             for index, (sender, recipient) in enumerate(relay_variants(domain, server_name, address))]
 
@@ -293,7 +299,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args(argv)
     context = _context(args.ca_file)
-    mode = {25: "plain", 587: "starttls", 465: "implicit"}.get(args.port, "plain")
+    mode = PORT_MODES.get(args.port, "plain")
     if args.command == "greet":
         out = greet(args.address, args.port, mode, context, args.server_name, args.timeout)
     elif args.command == "greet-all":

@@ -9,10 +9,8 @@ import time
 import uuid
 
 import pytest
-from lab_hosts import PORT_MODES
+from lab_hosts import PORT_MODES, SUBMISSION_PORTS
 from smtp_probe import connect
-
-SUBMISSION_PORTS = [587, 465]
 
 
 def _session(probe_address, port, tls_context, server_name):

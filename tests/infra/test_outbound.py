@@ -13,7 +13,7 @@ import time
 import uuid
 
 import pytest
-from lab_hosts import run_site_playbook
+from lab_hosts import SUBMISSION_PORTS, run_site_playbook
 from test_auth import _send, _wait_for
 
 pytestmark = pytest.mark.usefixtures("lab_only")
@@ -48,7 +48,7 @@ def restore_direct_delivery(request, host, host_name, tmp_path_factory):
     assert rc == 0, output[-3000:]
 
 
-@pytest.mark.parametrize("port", [587, 465])
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
 def test_mail_leaves_through_the_smarthost_with_tls_and_auth(port, request, host_name, tmp_path, sink,
                                                             smarthost_user, smarthost_ca, restore_direct_delivery,
                                                             person, probe_address, tls_context, server_name):

@@ -20,9 +20,9 @@ import socket
 import ssl
 
 import pytest
+from lab_hosts import PORT_SERVICES as SERVICES
 from smtp_probe import greet_all
 
-SERVICES = {25: "smtp", 587: "submission", 465: "submissions"}
 # A dropped connection costs this long; every port and address is dialled at once.
 CONNECT_TIMEOUT = 5
 

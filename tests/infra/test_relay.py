@@ -16,7 +16,7 @@ VARIANT_IDS = [f"v{i:02d}" for i in range(1, 17)]
 
 
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
-@pytest.mark.parametrize("port", [25, 587, 465])
+@pytest.mark.parametrize("port", list(PORT_MODES))
 @pytest.mark.parametrize("index", range(16), ids=VARIANT_IDS)
 def test_relay_variant_is_refused_by_the_relay_policy(port, index, family, probe_addresses, server_name,
                                                       foreign_domain, tls_context):

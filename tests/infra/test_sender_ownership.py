@@ -15,11 +15,9 @@ import time
 import uuid
 
 import pytest
-from lab_hosts import PORT_MODES, global_addresses
+from lab_hosts import PORT_MODES, PORT_SERVICES, SUBMISSION_PORTS, global_addresses
 from smtp_probe import connect
 from test_auth import _wait_for
-
-SUBMISSION_PORTS = [587, 465]
 
 
 def _message(from_lines: list[str], recipient: str, token: str) -> str:
@@ -214,6 +212,6 @@ def test_submission_fails_closed_while_rspamd_is_down(port, lab_only, host, pers
             time.sleep(1)
     assert 400 <= code < 500 and text.startswith("4."), (code, text)
     log = host.check_output(f"journalctl --no-pager --since '{since}' | grep -F 'milter-reject: CONNECT' || true")
-    service = {587: "submission", 465: "submissions"}[port]
+    service = PORT_SERVICES[port]
     assert any(f"postfix/{service}/smtpd" in line and "451 4.7.1 Service unavailable - try again later" in line
                for line in log.splitlines()), log

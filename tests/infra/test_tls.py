@@ -6,10 +6,9 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from lab_hosts import PORT_MODES
+from lab_hosts import PORT_MODES, SUBMISSION_PORTS
 from smtp_probe import connect, tls_handshake
 
-SUBMISSION_PORTS = [587, 465]
 WEAK_SUITES = {
     "RSA key exchange": "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA",
     "CBC": "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA:DHE-RSA-AES128-SHA256",

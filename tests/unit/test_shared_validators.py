@@ -160,3 +160,18 @@ def test_default_controller_dir_is_beside_the_config_or_the_playbook(filters):
 
 def test_networks_in_postfix_syntax_are_the_shared_ones():
     assert validate.network_or_fail("[2001:db8::]/32", "x") == ipaddress.ip_network("2001:db8::/32")
+
+
+def test_the_lab_probe_script_agrees_with_the_shared_ports():
+    """tests/infra/smtp_probe.py runs alone on client hosts and keeps its own port map."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "infra" / "smtp_probe.py"
+    spec = importlib.util.spec_from_file_location("mailfort_smtp_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = probe  # its dataclasses look their module up there
+    spec.loader.exec_module(probe)
+    modes = {"starttls-optional": "plain", "starttls": "starttls", "implicit": "implicit"}
+    assert {port: modes[shared.SERVICE_TLS[name]] for name, port in shared.SERVICE_PORTS.items()} == probe.PORT_MODES

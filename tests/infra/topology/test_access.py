@@ -10,9 +10,9 @@ Port 25 stays open to everyone (an MX), and so does the management port.
 from __future__ import annotations
 
 import pytest
+from lab_hosts import SUBMISSION_PORTS
 
 FAMILIES = [4, 6]
-SUBMISSION_PORTS = [587, 465]
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=["ipv4", "ipv6"])

@@ -9,6 +9,7 @@ mailfort_trusted_networks, gets every connection it asks for.
 from __future__ import annotations
 
 import pytest
+from lab_hosts import SUBMISSION_PORTS
 
 
 def _limit(postconf, parameter: str) -> int:
@@ -41,7 +42,7 @@ def auth_rate_limit(postconf):
     return _limit(postconf, "smtpd_client_auth_rate_limit")
 
 
-@pytest.mark.parametrize("port", [587, 465])
+@pytest.mark.parametrize("port", SUBMISSION_PORTS)
 def test_untrusted_client_is_capped_at_the_auth_rate_limit(port, roaming, trusted, person, address_of,
                                                            auth_rate_limit):
     """smtpd_client_auth_rate_limit counts AUTH commands per client and service per minute, right
