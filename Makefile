@@ -117,12 +117,15 @@ FIRST_DISTRO := $(firstword $(DISTROS))
 # one, that lab does the first distro's work). The last distro's lab also
 # converges its mail server again from the collection tarball, installed into a
 # user's project (tests/collection-consumer.sh). The labs run side by side.
+# Tests marked distro_independent (test_config_safety: input checks made on the
+# controller) run on the last distro's lab only.
 LAST_DISTRO := $(lastword $(DISTROS))
 lab-test-%: venv image-% $(LAB_CA)
 	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) \
 	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_COLLECTION=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_LAB_INVENTORY=$(if $(and $(filter $*,$(LAST_DISTRO)),$(filter-out $(FIRST_DISTRO),$*)),lab-production,lab) \
+	MAILFORT_VERIFY_MARKERS="not external$(if $(filter-out $(LAST_DISTRO),$*), and not distro_independent)" \
 	SCENARIO=$(SCENARIO) \
 	  nice -n $(if $(filter $*,$(FIRST_DISTRO)),0,5) tests/lab-run.sh $*
 

@@ -31,6 +31,8 @@ from lab_hosts import PROJECT_DIR, container_addresses, direct, group_host, inve
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "network: opens SMTP connections to the host under test")
+    config.addinivalue_line(
+        "markers", "distro_independent: proves nothing a second distribution would not (make test runs it on one lab)")
     register_markers(config)
 
 
