@@ -100,7 +100,8 @@ def _refusal(error: smtplib.SMTPException) -> tuple[int, str]:
 def _wait_for(sink, token, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        found = sink.run(f"grep -rl -- {token} /var/mail/sink")
+        # new/ only: a message in tmp/ is still being written, and moves to new/ (Maildir).
+        found = sink.run(f"grep -rl -- {token} /var/mail/sink/new")
         if found.rc == 0 and found.stdout.strip():
             return sink.file(found.stdout.split()[0]).content_string
         time.sleep(2)
