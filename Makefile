@@ -116,7 +116,9 @@ FIRST_DISTRO := $(firstword $(DISTROS))
 # runs check mode on its brand-new hosts first (when there are two distros; with
 # one, that lab does the first distro's work). The last distro's lab also
 # converges its mail server again from the collection tarball, installed into a
-# user's project (tests/collection-consumer.sh). The labs run side by side.
+# user's project (tests/collection-consumer.sh: that lab's second converge), and
+# runs the rolling deploy on three mail servers of its own while its verify
+# step runs (tests/rolling_deploy.py). The labs run side by side.
 # Tests marked distro_independent (test_config_safety: input checks made on the
 # controller) run on the last distro's lab only.
 LAST_DISTRO := $(lastword $(DISTROS))
@@ -124,6 +126,7 @@ lab-test-%: venv image-% $(LAB_CA)
 	MAILFORT_MUTATIONS=$(if $(filter $*,$(FIRST_DISTRO)),1,0) \
 	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_COLLECTION=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
+	MAILFORT_ROLLING=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_LAB_INVENTORY=$(if $(and $(filter $*,$(LAST_DISTRO)),$(filter-out $(FIRST_DISTRO),$*)),lab-production,lab) \
 	MAILFORT_VERIFY_MARKERS="not external$(if $(filter-out $(LAST_DISTRO),$*), and not distro_independent)" \
 	SCENARIO=$(SCENARIO) \
@@ -151,7 +154,7 @@ test:
 	  timed-lint timed-unit timed-ee $(addprefix lab-test-,$(DISTROS)) || status=$$?; \
 	python3 tests/summary.py --junit $(JUNIT_DIR) --timings $(TIMING_DIR) --distros "$(DISTROS)" \
 	  --scenario $(SCENARIO) --mutations-on $(FIRST_DISTRO) --check-new-on $(LAST_DISTRO) \
-	  --collection-on $(LAST_DISTRO) \
+	  --collection-on $(LAST_DISTRO) --rolling-on $(LAST_DISTRO) \
 	  --budget-minutes $(CI_BUDGET_MINUTES) || status=1; \
 	exit $$status
 

@@ -3,15 +3,18 @@
 # One molecule scenario on one distribution, step by step, each step timed.
 #
 # usage: tests/lab-run.sh DISTRO        (SCENARIO=topology|default, MAILFORT_MUTATIONS=0|1,
-#                                        MAILFORT_CHECK_NEW=0|1, MAILFORT_COLLECTION=0|1)
+#                                        MAILFORT_CHECK_NEW=0|1, MAILFORT_COLLECTION=0|1,
+#                                        MAILFORT_ROLLING=0|1)
 #
 # Steps: create (stale lab removed, syntax, create, prepare), check mode on the
 # new hosts (MAILFORT_CHECK_NEW=1), converge, then
-# idempotence and check side by side (with MAILFORT_COLLECTION=1 also the
-# collection tarball, installed into a user's project, converging the mail
-# server again: tests/collection-consumer.sh), verify, audit (the external tier
-# from an audit inventory), mutations (MAILFORT_MUTATIONS=1),
-# destroy. A failed step skips the rest but never the destroy. Each step's wall
+# idempotence and check side by side (with MAILFORT_COLLECTION=1 the collection
+# tarball, installed into a user's project, converges the mail server again
+# instead, with changed=0: tests/collection-consumer.sh, the idempotence proof
+# of that lab), verify (with MAILFORT_ROLLING=1 side by side with the rolling
+# deploy on a fleet of three mail servers of its own: tests/rolling_deploy.py),
+# audit (the external tier from an audit inventory), mutations
+# (MAILFORT_MUTATIONS=1), destroy. A failed step skips the rest but never the destroy. Each step's wall
 # time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
 # table). The base image is built first if its recipe changed (`make images`
 # builds and times it).
@@ -102,17 +105,20 @@ check_new() {
 
 # None of these runs changes anything on a converged lab (that is what each of
 # idempotence and collection proves), so they run at the same time; their logs
-# are printed one after the other.
+# are printed one after the other. The collection's converge of the mail server
+# (changed=0) is that lab's second converge: a third run would prove nothing more.
 idempotence_and_check() {
-  local parts="idempotence check" pids="" pid rc=0
-  (step idempotence idempotence) &
-  pids="$pids $!"
+  local parts="check" pids="" pid rc=0
   (step check check_mode) &
   pids="$pids $!"
   if [ "${MAILFORT_COLLECTION:-0}" = 1 ]; then
     (step collection collection >"$logs/$scenario-$distro-collection.log" 2>&1) &
     pids="$pids $!"
     parts="$parts collection"
+  else
+    (step idempotence idempotence) &
+    pids="$pids $!"
+    parts="$parts idempotence"
   fi
   for pid in $pids; do
     wait "$pid" || rc=1
@@ -122,6 +128,30 @@ idempotence_and_check() {
     cat "$logs/$scenario-$distro-$part.log"
   done
   return $rc
+}
+
+# The rolling deploy (tests/rolling_deploy.py) brings up three mail servers and
+# a sink of its own (lab/lab.sh: containers mailfort-lab*, another network) and
+# removes them at the end; it runs while verify waits on its mail.
+rolling() {
+  MAILFORT_DISTRO=$distro tests/rolling_deploy.py --down --junit ".cache/junit/rolling-$distro.xml" \
+    >"$logs/$scenario-$distro-rolling.log" 2>&1
+}
+
+verify_and_rolling() {
+  local pid
+  if [ "${MAILFORT_ROLLING:-0}" != 1 ]; then
+    step verify molecule_ verify
+    return 0
+  fi
+  (step rolling rolling) &
+  pid=$!
+  step verify molecule_ verify
+  wait "$pid" || failed=${failed:-rolling}
+  if [ -e "$logs/$scenario-$distro-rolling.log" ]; then
+    echo "--- $scenario/$distro rolling deploy ---"
+    cat "$logs/$scenario-$distro-rolling.log"
+  fi
 }
 
 # The external audit tier, as an operator runs it (`make audit`): from an audit
@@ -175,7 +205,7 @@ collection() {
 }
 
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection
+export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection rolling
 export scenario distro inventory logs audit_inventory audit_access_inventory
 
 lab/build-image.sh "$distro" || failed=image
@@ -187,7 +217,7 @@ step converge molecule_ converge
 if [ -z "$failed" ]; then
   idempotence_and_check || failed=${failed:-"idempotence, check or collection"}
 fi
-step verify molecule_ verify
+verify_and_rolling
 step audit audit
 if [ "${MAILFORT_MUTATIONS:-0}" = 1 ]; then
   step mutations mutations

@@ -11,13 +11,19 @@
 3. The next change breaks the second server's configuration (an invalid main.cf value, which
    `postfix check` refuses): the rollout must fail, the first server has the change, the second
    keeps its live configuration and the third is never touched.
-4. The greeting is set back on all three.
+4. The greeting is set back on all three (not with --down).
 
-Every step prints one line; the exit status is non-zero when any fails. The probe only talks to
+Every check prints one line; the exit status is non-zero when any fails. The probe only talks to
 the lab's own containers and stops with the rollout (at most PROBE_LIMIT seconds).
+
+usage: tests/rolling_deploy.py [--junit PATH] [--down]
+  --junit PATH  also write the checks as a JUnit report (`make test` runs this on the last
+                distro's lab run, tests/lab-run.sh: rolling; MAILFORT_DISTRO picks the image)
+  --down        remove the three servers and the sink afterwards (lab/lab.sh down)
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,21 +108,53 @@ def _first_seen(probe: Probe, marker: str) -> dict[str, float]:
     return first
 
 
-def main() -> int:
-    WORK.mkdir(parents=True, exist_ok=True)
-    failures = []
+def write_junit(path: Path, checks: list[tuple[str, bool, str, float]]) -> None:
+    """One test case per check (its name without the measured times), failures with their detail."""
+    suite = ET.Element("testsuite", name="rolling", tests=str(len(checks)),
+                       failures=str(sum(not ok for _, ok, _, _ in checks)))
+    for name, ok, detail, seconds in checks:
+        case = ET.SubElement(suite, "testcase", classname="tests.rolling_deploy", name=name, time=f"{seconds:.1f}")
+        if not ok:
+            ET.SubElement(case, "failure", message=detail[:500]).text = detail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
 
-    def report(ok: bool, what: str, detail: str = "") -> None:
-        print(f"{'PASS' if ok else 'FAIL'}  {what}{': ' + detail if detail and not ok else ''}", flush=True)
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--junit", type=Path)
+    parser.add_argument("--down", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        # The servers go away afterwards: no need to set the greeting back.
+        return _run(args.junit, restore=not args.down)
+    finally:
+        if args.down:
+            subprocess.run(["lab/lab.sh", "down"], cwd=ROOT, check=False, capture_output=True)
+
+
+def _run(junit: Path | None, restore: bool = True) -> int:
+    WORK.mkdir(parents=True, exist_ok=True)
+    failures, checks = [], []
+    last = [time.monotonic()]
+
+    def report(ok: bool, what: str, detail: str = "", took: str = "") -> None:
+        print(f"{'PASS' if ok else 'FAIL'}  {what}{f' ({took})' if took else ''}"
+              f"{': ' + detail if detail and not ok else ''}", flush=True)
+        now = time.monotonic()
+        checks.append((what, ok, detail, now - last[0]))
+        last[0] = now
         if not ok:
             failures.append(what)
+        if junit:
+            write_junit(junit, checks)
 
     started = time.monotonic()
     up = subprocess.run(["lab/lab.sh", "up", "-e", "mailfort_serial=100%"], cwd=ROOT, capture_output=True, text=True,
                         env={**os.environ, "MAILFORT_LAB_MAIL_HOSTS": "3", "ANSIBLE_FORCE_COLOR": "0"})
     (WORK / "up.log").write_text(up.stdout + up.stderr)
-    report(up.returncode == 0, f"three lab mail servers converged ({time.monotonic() - started:.0f} s)",
-           (up.stdout + up.stderr)[-2000:])
+    report(up.returncode == 0, "three lab mail servers converged", (up.stdout + up.stderr)[-2000:],
+           f"{time.monotonic() - started:.0f} s")
     if up.returncode:
         return 1
     addresses = {host: _address(host) for host in HOSTS}
@@ -127,7 +166,7 @@ def main() -> int:
     started = time.monotonic()
     rc, output, probe = _rollout(["-e", change], "rollout.log", addresses)
     took = time.monotonic() - started
-    report(rc == 0, f"rollout with serial=1 finished ({took:.0f} s)", output[-2000:])
+    report(rc == 0, "rollout with serial=1 finished", output[-2000:], f"{took:.0f} s")
     batches = output.count("PLAY [Mail submission servers]")
     report(batches == 3, "three batches of one host each", f"{batches} batch headers")
     first = _first_seen(probe, marker)
@@ -140,9 +179,8 @@ def main() -> int:
     report(not overlap, "no server changed before the one ahead of it had finished", str(overlap))
     missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
     per_host = {host: sum(1 for _, h, _ in probe.seen if h == host) for host in HOSTS}
-    report(not missed and min(per_host.values()) > 10,
-           f"every server answered every probe with 220 during the rollout ({sum(per_host.values())} probes)",
-           f"{len(missed)} missed, e.g. {missed[:3]}, per host {per_host}")
+    report(not missed and min(per_host.values()) > 10, "every server answered every probe with 220 during the rollout",
+           f"{len(missed)} missed, e.g. {missed[:3]}, per host {per_host}", f"{sum(per_host.values())} probes")
 
     # 3. A change that breaks the second server: the rollout stops there.
     broken = WORK / "broken.yml"
@@ -154,7 +192,7 @@ def main() -> int:
     live = {host: _banner(host) for host in HOSTS}
     started = time.monotonic()
     rc, output, probe = _rollout(["-i", str(broken)], "broken.log", addresses)
-    report(rc != 0, f"the rollout failed on the broken server ({time.monotonic() - started:.0f} s)", output[-1500:])
+    report(rc != 0, "the rollout failed on the broken server", output[-1500:], f"{time.monotonic() - started:.0f} s")
     report("Check the candidate configuration" in output, "postfix check refused the broken configuration",
            output[-1500:])
     after = {host: _banner(host) for host in HOSTS}
@@ -166,12 +204,14 @@ def main() -> int:
     headers = output.count("PLAY [Mail submission servers]")
     report(headers == 2, "no batch started after the failed one", f"{headers} batches")
     missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
-    report(not missed, "every server kept answering 220 during the failed rollout", str(missed[:3]))
+    report(not missed, "every server kept answering 220 during the failed rollout", str(missed[:3]),
+           f"{len(probe.seen)} probes")
 
     # 4. Back to the greeting the servers had.
-    rc, output = _playbook("--tags", "postfix", "-e", "mailfort_serial=100%", log="restore.log")
-    restored = {host: _banner(host) for host in HOSTS}
-    report(rc == 0 and restored == before, "the original greeting is back on all three", str(restored))
+    if restore:
+        rc, output = _playbook("--tags", "postfix", "-e", "mailfort_serial=100%", log="restore.log")
+        restored = {host: _banner(host) for host in HOSTS}
+        report(rc == 0 and restored == before, "the original greeting is back on all three", str(restored))
     print(f"{'FAILED' if failures else 'OK'}: rolling deploy, {len(failures)} of the checks failed"
           f"{': ' + '; '.join(failures) if failures else ''} (logs in {WORK.relative_to(ROOT)})")
     return 1 if failures else 0

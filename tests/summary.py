@@ -55,8 +55,11 @@ def expected_skips(path: Path) -> dict[tuple[str, str], str]:
     return expected
 
 
-def expected_reports(scenario: str, distros: list[str], mutations_on: str) -> list[str]:
+def expected_reports(scenario: str, distros: list[str], mutations_on: str, rolling_on: str = "") -> list[str]:
     names = ["unit.xml"] + [f"{scenario}-{distro}.xml" for distro in distros]
+    # The rolling deploy writes its checks as a report of their own (tests/rolling_deploy.py --junit).
+    if rolling_on and rolling_on in distros:
+        names.append(f"rolling-{rolling_on}.xml")
     # The external audit tier runs in its own step on every lab (tests/lab-run.sh: audit).
     names += [f"audit-{distro}.xml" for distro in distros]
     if mutations_on and mutations_on in distros:
@@ -97,7 +100,7 @@ def timing_table(rows, reports: dict[str, list[dict]]) -> list[str]:
 
 def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutations_on: str,
           budget_minutes: float, now: float | None = None, check_new_on: str = "",
-          collection_on: str = "") -> tuple[list[str], list[str], dict]:
+          collection_on: str = "", rolling_on: str = "") -> tuple[list[str], list[str], dict]:
     """Return (output lines, problems, counts)."""
     problems, out = [], []
     reports = {}
@@ -106,7 +109,7 @@ def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutatio
             reports[path.name] = read_report(path)
         except ET.ParseError as err:
             problems.append(f"{path.name}: unreadable JUnit report ({err})")
-    for name in expected_reports(scenario, distros, mutations_on):
+    for name in expected_reports(scenario, distros, mutations_on, rolling_on):
         if name not in reports:
             problems.append(f"expected report {name} is missing: that step did not run its tests")
         elif not reports[name]:
@@ -165,11 +168,12 @@ def main(argv=None) -> int:
     parser.add_argument("--mutations-on", default="debian12")
     parser.add_argument("--check-new-on", default="")
     parser.add_argument("--collection-on", default="")
+    parser.add_argument("--rolling-on", default="")
     parser.add_argument("--budget-minutes", type=float, default=30)
     args = parser.parse_args(argv)
     out, problems, counts = judge(args.junit, args.timings, args.scenario, args.distros.split(),
                                   args.mutations_on, args.budget_minutes, check_new_on=args.check_new_on,
-                                  collection_on=args.collection_on)
+                                  collection_on=args.collection_on, rolling_on=args.rolling_on)
     print("\n".join(out))
     for problem in problems:
         print(f"FAIL: {problem}")

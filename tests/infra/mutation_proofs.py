@@ -108,6 +108,9 @@ COMMAND_MUTATIONS = {
         f"mv /etc/rspamd/rspamd.local.lua /root/mailfort-rspamd.local.lua && systemctl restart rspamd && {_RSPAMD_UP}",
         f"mv /root/mailfort-rspamd.local.lua /etc/rspamd/rspamd.local.lua && systemctl restart rspamd && {_RSPAMD_UP}",
         [("test_sender_ownership.py", "forged or forgery or siblings")]),
+    "TLS private key readable by every user": (
+        "chmod 0644 /etc/mailfort/tls/server.key", "chmod 0600 /etc/mailfort/tls/server.key",
+        [("test_file_modes.py", "secret")]),
     "firewall table removed": (
         "nft delete table inet mailfort", "systemctl reload mailfort-firewall",
         [("topology/test_access.py", "no_answer_from_the_firewall or management_port")]),
@@ -291,6 +294,53 @@ DKIM_FAULT = ("DKIM key not matching the published record",
               f"cp -p /root/mailfort-dkim.private {_DKIM_KEY}",
               ["dns: published dkim key is the hosts key"],
               [("test_dns", "dkim", ["dkim"])])
+# The served certificate replaced by one from the same (lab) CA for the same name, with a new
+# key, expiring tomorrow: it still verifies, so the expiry check must be what fails, and the
+# published TLSA (of the old key) no longer matches what port 25 presents.
+CERT_FAULT = ("certificate expiring tomorrow, with a key no TLSA record names",
+              ["tls: certificate verifies and matches the host name",
+               "dns: served certificate matches a published tlsa"],
+              [("test_tls", "certificate", ["certificate"]), ("test_dns", "tlsa", ["tlsa"])],
+              # What each promise's failure lines must say (the reason, not only the promise).
+              {"tls: certificate verifies and matches the host name": "less than 14 days away",
+               "dns: served certificate matches a published tlsa": "matches no published TLSA record"})
+SERVED_FILES = ("/etc/mailfort/tls/server.crt", "/etc/mailfort/tls/server.key")
+
+
+def _short_lived_certificate(server_name: str) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) for server_name from the lab CA, with a new key, valid until tomorrow."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    lab_ca = PROJECT_DIR / ".cache" / "lab-ca"
+    ca_cert = x509.load_pem_x509_certificate((lab_ca / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((lab_ca / "ca.key").read_bytes(), password=None)
+    # RSA like the tls role's own key: the cipher suites the other faults open stay the same.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name)]))
+        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(hours=20))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    return (certificate.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def _put(host, path: str, data: bytes) -> None:
+    import base64
+
+    host.check_output(f"echo {base64.b64encode(data).decode()} | base64 -d > {path}")
+
+
 # The external tier on one host stays within this many seconds, broken or not.
 AUDIT_SECONDS = 60
 
@@ -321,6 +371,17 @@ def _audit(request, host, tmp_path, name):
     return result.returncode, statuses, lines, outcomes, seconds
 
 
+def _failure_details(lines, promise):
+    """The lines under a promise's FAIL line (the first line of each failure message)."""
+    details, inside = [], False
+    for line in lines:
+        if line.startswith(("FAIL", "PASS", "SKIP")):
+            inside = line.startswith("FAIL") and f"  {promise} (" in line
+        elif inside:
+            details.append(line.strip())
+    return details
+
+
 def _guard_ids(outcomes, guards):
     """The test ids of a run that the guards name: (module, -k expression, [substrings, all in the id])."""
     return {test for test in outcomes for module, _, parts in guards
@@ -333,27 +394,39 @@ def test_audit_names_each_broken_promise_of_a_misconfigured_host(request, host, 
     audit step of tests/lab-run.sh passes on the good host before; the restored run below checks
     every guard again.)"""
     fault_name, dkim_break, dkim_restore, dkim_promises, dkim_guards = DKIM_FAULT
+    cert_fault, cert_promises, cert_guards, cert_reasons = CERT_FAULT
     settings = [setting for postconf_args, _, _ in MISCONFIGURED.values() for setting in postconf_args]
-    expected = {promise for _, promises, _ in MISCONFIGURED.values() for promise in promises} | set(dkim_promises)
-    key_before = host.check_output(f"sha256sum {_DKIM_KEY}")
+    expected = ({promise for _, promises, _ in MISCONFIGURED.values() for promise in promises}
+                | set(dkim_promises) | set(cert_promises))
+    saved = {path: host.check_output(f"sha256sum {path}") for path in (_DKIM_KEY, *SERVED_FILES)}
+    certificate, key = _short_lived_certificate(host.check_output("postconf -h myhostname"))
     since = _host_clock(host)
     try:
         host.check_output("postconf -e " + " ".join(f"'{setting}'" for setting in settings))
         host.check_output(dkim_break)
+        host.check_output(" && ".join(f"cp -p {path} /root/mailfort-{path.rsplit('/', 1)[1]}" for path in SERVED_FILES))
+        _put(host, SERVED_FILES[0], certificate)
+        _put(host, SERVED_FILES[1], key)
         _reload(host)
         rc, broken, lines, outcomes, seconds = _audit(request, host, tmp_path, "broken")
         _check_postfix_ran_throughout("misconfigured host", host, since)
     finally:
         host.run(dkim_restore)
+        host.run(" ; ".join(f"cp -p /root/mailfort-{path.rsplit('/', 1)[1]} {path}" for path in SERVED_FILES))
         _restore("misconfigured host", host, original_config, since)
-    assert host.check_output(f"sha256sum {_DKIM_KEY}") == key_before, "the DKIM key was not restored"
-    faults = [*MISCONFIGURED, fault_name]
+    for path, checksum in saved.items():
+        assert host.check_output(f"sha256sum {path}") == checksum, f"{path} was not restored"
+    faults = [*MISCONFIGURED, fault_name, cert_fault]
     print("\n".join(["", f"misconfigured host: {', '.join(faults)} ({seconds:.0f} s):", *lines]))
     assert rc == 1, f"the audit of the misconfigured host exited {rc}, not 1 (promises broken)"
     named = {promise for promise, status in broken.items() if status == "FAIL"}
     assert named == expected, f"broken promises named: {sorted(named)}, expected: {sorted(expected)}"
     assert seconds <= AUDIT_SECONDS, f"the audit took {seconds:.0f} s (target {AUDIT_SECONDS})"
-    for fault, guards in [*((name, value[2]) for name, value in MISCONFIGURED.items()), (fault_name, dkim_guards)]:
+    for promise, reason in cert_reasons.items():
+        details = _failure_details(lines, promise)
+        assert any(reason in line for line in details), f"{cert_fault}: {promise} failed without '{reason}': {details}"
+    for fault, guards in [*((name, value[2]) for name, value in MISCONFIGURED.items()), (fault_name, dkim_guards),
+                          (cert_fault, cert_guards)]:
         tests = _guard_ids(outcomes, guards)
         assert tests, f"{fault}: no guarding test in the audit run"
         _check_all_failed(fault, {test: outcomes[test] for test in tests})

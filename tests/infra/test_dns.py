@@ -111,3 +111,57 @@ def test_published_dkim_key_is_the_hosts_key(host, resolver):
             shown = [f"p=...{p[-24:]}" for p in published] or ["nothing"]
             wrong.append(f"{name}: published {', '.join(shown)}; the host signs with p=...{key[-24:]} ({path})")
     assert not wrong, "; ".join(wrong)
+
+
+def _tlsa_data(certificate_der: bytes, selector: int, matching: int) -> str | None:
+    """The association data of a TLSA record (RFC 6698 2.1) for this certificate; None for unknown types."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    if selector == 0:
+        data = certificate_der
+    elif selector == 1:
+        data = certificate.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+    else:
+        return None
+    digests = {0: lambda b: b, 1: lambda b: hashlib.sha256(b).digest(), 2: lambda b: hashlib.sha512(b).digest()}
+    return digests[matching](data).hex() if matching in digests else None
+
+
+def test_served_certificate_matches_a_published_tlsa(host_vars, resolver, probe_address, server_name):
+    """DANE (RFC 7672): the certificate the server presents on port 25 after STARTTLS matches a
+    DANE-EE record (usage 3) published at _25._tcp.<host name>; a sender that validates DANE defers
+    every message otherwise. With TLSA on for the host (`mailfort_audit_tlsa`, from dns_records_tlsa
+    in the audit inventory) a missing record fails too; a host with none published and TLSA off is
+    skipped."""
+    import ssl
+
+    from smtp_probe import connect
+
+    name = f"_25._tcp.{server_name}."
+    published = _published(resolver, name, "TLSA")
+    if not published:
+        assert not host_vars.get("mailfort_audit_tlsa"), (
+            f"no TLSA record at {name}, although the host publishes one (dns_records_tlsa): DANE senders "
+            "that saw the old record defer mail until it is back")
+        pytest.skip(f"no TLSA record published at {name} (dns_records_tlsa is off)")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # DANE-EE (usage 3) authenticates the key itself: no chain or name check (RFC 7672 3.1.1).
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    smtp = connect(probe_address, 25, "starttls", context, server_name)
+    try:
+        served = smtp.sock.getpeercert(binary_form=True)
+    finally:
+        smtp.close()
+    matching = []
+    for record in published:
+        usage, selector, kind, data = record.split(None, 3)
+        if usage == "3" and _tlsa_data(served, int(selector), int(kind)) == data.replace(" ", "").lower():
+            matching.append(record)
+    assert matching, (f"the certificate served on port 25 (3 1 1 {_tlsa_data(served, 1, 1)}) matches no published "
+                      f"TLSA record at {name} ({sorted(published)}): DANE senders defer the mail")

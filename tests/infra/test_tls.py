@@ -81,8 +81,8 @@ def test_certificate_verifies_and_matches_the_host_name(port, tls_context, probe
     minimum = int(host_vars.get("mailfort_audit_cert_min_days", CERT_MIN_DAYS))
     days = (ssl.cert_time_to_seconds(certificate["notAfter"]) - time.time()) / 86400
     assert days >= minimum, (
-        f"{port}: the certificate for {server_name} expires in {days:.0f} days ({certificate['notAfter']}), "
-        f"less than {minimum}")
+        f"{port}: the certificate for {server_name} expires in {days:.1f} days ({certificate['notAfter']}), "
+        f"less than {minimum} days away: its renewal is overdue")
 
 
 # Key exchange groups: Mozilla "intermediate" allows X25519, prime256v1 and

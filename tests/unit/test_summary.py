@@ -130,3 +130,13 @@ def test_a_step_on_the_last_distro_must_have_run_and_passed(run, tmp_path, step,
     assert any(f"step {step}" in p for p in problems()), problems()
     (timings / "topology-debian13.tsv").write_text(f"topology-debian13\t{step}\t60.0\tok\n")
     assert problems() == []
+
+
+def test_a_missing_rolling_report_is_red(run):
+    """The rolling deploy's checks are a report of their own, expected on the distro that runs it."""
+    problems = summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30,
+                             now=1600, rolling_on="debian13")[1]
+    assert any("rolling-debian13.xml is missing" in p for p in problems), problems
+    _report(run.junit / "rolling-debian13.xml", {"three lab mail servers converged": "passed"})
+    assert summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30, now=1600,
+                         rolling_on="debian13")[1] == []
