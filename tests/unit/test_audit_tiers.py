@@ -2,6 +2,7 @@
 """The audit tiers of tests/infra (audit_tiers.py) and the per-promise lines (audit_report.py)."""
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +29,19 @@ def test_the_most_demanding_fixture_decides_the_tier(fixtures, tier):
 
 def _collected(marker: str, ids: bool = False) -> set[str]:
     """The tests a marker expression selects: function names, or (ids=True) whole test ids."""
+    found = _collected_ids(marker)
+    return set(found) if ids else {line.split("::")[1].split("[")[0] for line in found}
+
+
+@functools.cache
+def _collected_ids(marker: str) -> frozenset[str]:
+    """pytest --collect-only for one marker expression (once per expression and run)."""
     result = subprocess.run([sys.executable, "-m", "pytest", str(INFRA), "-m", marker, "--collect-only", "-q",
                              "-p", "no:cacheprovider"], capture_output=True, text=True, check=False,
                             cwd=INFRA.parents[1])
     # 5: no test selected (pytest's own code), which is an answer here, not an error.
     assert result.returncode in (0, 5), result.stdout[-2000:] + result.stderr[-2000:]
-    found = {line for line in result.stdout.splitlines() if "::" in line}
-    return found if ids else {line.split("::")[1].split("[")[0] for line in found}
+    return frozenset(line for line in result.stdout.splitlines() if "::" in line)
 
 
 @pytest.fixture(scope="module")
