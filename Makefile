@@ -187,8 +187,12 @@ audit: venv
 # An audit inventory from a mailfort inventory: addresses, names and allow-lists as
 # literal values, so the external tier needs nothing else (gathers facts once).
 AUDIT_INVENTORY ?= .cache/audit/inventory.yml
+# AUDIT_ACCOUNT=name: that account of mailfort_accounts as the credentialed tier's
+# (its name and senders; the password comes from vault or MAILFORT_AUDIT_PASSWORD).
+AUDIT_ACCOUNT ?=
 audit-inventory: venv
-	ansible-playbook -i $(INVENTORY) playbooks/audit-inventory.yml -e audit_inventory_file=$(abspath $(AUDIT_INVENTORY))
+	ansible-playbook -i $(INVENTORY) playbooks/audit-inventory.yml -e audit_inventory_file=$(abspath $(AUDIT_INVENTORY)) \
+	  $(if $(AUDIT_ACCOUNT),-e audit_inventory_account=$(AUDIT_ACCOUNT))
 
 # Who failed to log in, from where, and who is banned (read-only).
 SINCE ?= -24h

@@ -13,9 +13,9 @@
 # instead, with changed=0: tests/collection-consumer.sh, the idempotence proof
 # of that lab), verify (with MAILFORT_ROLLING=1 side by side with the rolling
 # deploy on a fleet of three mail servers of its own: tests/rolling_deploy.py),
-# audit (the external tier from an audit inventory), mutations
-# (MAILFORT_MUTATIONS=1), destroy. A failed step skips the rest but never the destroy. Each step's wall
-# time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
+# audit (the external and credentialed tiers from an audit inventory), mutations
+# (MAILFORT_MUTATIONS=1), destroy. A failed step skips the rest but never the
+# destroy. Each step's wall time goes to .cache/timings/SCENARIO-DISTRO.tsv (tests/summary.py prints the
 # table). The base image is built first if its recipe changed (`make images`
 # builds and times it).
 # Several distributions can run at once: each gets its own molecule state
@@ -154,25 +154,36 @@ verify_and_rolling() {
   fi
 }
 
-# The external audit tier, as an operator runs it (`make audit`): from an audit
-# inventory written from the lab's (playbooks/audit-inventory.yml), which holds
-# addresses, allow-lists and the computed DNS records but no way into the host.
-# DNS is asked of the lab's BIND (its address as podman reports it). Verify
-# leaves these tests out (molecule.yml: m); the mutation proofs audit a
-# misconfigured host from the same inventory with the connection variables.
+# The external and credentialed audit tiers, as an operator runs them (`make
+# audit`): from an audit inventory written from the lab's
+# (playbooks/audit-inventory.yml), which holds addresses, allow-lists, the
+# computed DNS records and the name of one account (the lab's first person
+# account), but no way into the host and no password: the password is given in
+# MAILFORT_AUDIT_PASSWORD, as an operator may instead of a vault. DNS is asked of
+# the lab's BIND (its address as podman reports it). Verify leaves these tests
+# out (molecule.yml: m); the mutation proofs audit a misconfigured host from
+# the same inventory with the connection variables.
 audit_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory.yml
 audit_access_inventory=$MOLECULE_EPHEMERAL_DIRECTORY/audit-inventory-access.yml
 audit() {
-  local nameserver
+  local nameserver account name password
   nameserver=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "mailfort-$distro-ns" \
                2>/dev/null || true)
+  # LAB ONLY: the lab inventory's literal test password, kept out of every output.
+  account=$(ansible-inventory -i "$inventory" --host "mailfort-$distro-mx" 2>/dev/null | python3 -c '
+import json, sys
+accounts = json.load(sys.stdin).get("mailfort_accounts") or []
+person = next(a for a in accounts if a.get("kind", "person") == "person")
+print(person["name"]); print(person["password"])') || { echo "no person account in the lab inventory"; return 1; }
+  name=$(sed -n 1p <<<"$account")
+  password=$(sed -n 2p <<<"$account")
   ansible-playbook -i "$inventory" playbooks/audit-inventory.yml -e audit_inventory_file="$audit_inventory" \
-    -e audit_inventory_access_file="$audit_access_inventory" \
+    -e audit_inventory_access_file="$audit_access_inventory" -e audit_inventory_account="$name" \
     ${nameserver:+-e "{\"dns_records_spf_resolver\": [\"$nameserver\"]}"} \
     >"$logs/$scenario-$distro-audit-inventory.log" 2>&1 \
     || { tail -40 "$logs/$scenario-$distro-audit-inventory.log"; return 1; }
-  pytest tests/infra -m external -p no:cacheprovider -W ignore::DeprecationWarning \
-    --hosts=ansible://mailservers --ansible-inventory="$audit_inventory" \
+  MAILFORT_AUDIT_PASSWORD=$password pytest tests/infra -m "external or credentialed" -p no:cacheprovider \
+    -W ignore::DeprecationWarning --hosts=ansible://mailservers --ansible-inventory="$audit_inventory" \
     --junitxml=".cache/junit/audit-$distro.xml"
 }
 

@@ -119,10 +119,18 @@ def test_right_password_sends_and_mail_arrives_at_the_sink(port, person, sink, p
     assert f"mailfort test {token}" in stored
 
 
+def _domain_of(account):
+    return account["name"].split("@")[1]
+
+
 @pytest.mark.parametrize("port", SUBMISSION_PORTS)
-def test_login_cannot_send_as_an_address_it_does_not_own(port, person, application, probe_address, tls_context,
+def test_login_cannot_send_as_an_address_it_does_not_own(port, person, test_accounts, probe_address, tls_context,
                                                          server_name, foreign_domain):
-    foreign_sender = application["senders"][0]
+    """Another account's address when the inventory has a second one; else (an audit with one
+    account) an address of the login's own domain that no account has."""
+    others = [a for a in test_accounts if a["name"] != person["name"] and a.get("senders")]
+    unowned = f"mailfort-audit-{uuid.uuid4().hex[:8]}@{_domain_of(person)}"
+    foreign_sender = others[0]["senders"][0] if others else unowned
     with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused)) as error:
         _send(probe_address, port, tls_context, server_name, person, foreign_sender,
               f"someone@{foreign_domain}", uuid.uuid4().hex)
