@@ -358,7 +358,7 @@ class Diagnosis:
         for host, host_addresses in addresses.items():
             for address in host_addresses:
                 result, explanation = self.spf_result(address, host)
-                observed = f"{address} ({host}): {result}" + (f" ({explanation})" if explanation else "")
+                observed = f"{address} ({host}): {result}" + (f" ({explanation}; {records[0]})" if explanation else "")
                 if result == "pass":
                     self.add(OK, "spf.mx", self.domain, observed)
                     continue
