@@ -514,7 +514,7 @@ class Diagnosis:
         problem = dmarc_problem(tags)
         if problem:
             self.add(FAIL, "dmarc.record", name, f"{problem}: {records[0]}",
-                     "receivers treat the domain as having no usable DMARC policy (RFC 7489 6.6.3): no protection, "
+                     "the domain counts as having no usable DMARC policy (RFC 7489 6.6.3): no protection, "
                      "no reports", fix)
             return
         self.add(OK, "dmarc.record", name, records[0])

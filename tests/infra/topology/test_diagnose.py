@@ -85,7 +85,10 @@ def diagnose(domain, nameserver, dkim_key):
     report = json.loads(result.stdout)
     print(f"\ndiagnose {domain}: exit {result.returncode} in {time.monotonic() - started:.1f} s")
     for finding in report["findings"]:
-        print(f"  {finding['status']:<4}  {finding['check']:<16} {finding['subject']}: {finding['observed']}")
+        line = f"{finding['status']:<4}  {finding['check']:<16} {finding['subject']}: {finding['observed']}"
+        if finding["status"] != "ok":
+            line += f" -- receivers: {finding['impact']} -- fix: {finding['fix']}"
+        print("  " + line)
     return result.returncode, report["findings"]
 
 
