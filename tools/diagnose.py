@@ -27,6 +27,7 @@ import re
 import socket
 import ssl
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,7 @@ class Diagnosis:
             return self.net.lookup(name, rtype)
         except DnsLookupError as exc:
             self.add(WARN, check, name, f"{rtype} lookup failed: {exc}",
-                     "receivers that get the same failure defer (temperror) and retry later",
+                     "a receiver that gets the same failure defers the message (temperror) and retries later",
                      "make the zone's nameservers answer (check the delegation and the primary's zone)")
             return None
 
@@ -130,10 +131,16 @@ class Diagnosis:
     def run(self) -> list[Finding]:
         hosts = self.check_mx()
         addresses = {host: self.check_mx_addresses(host) for host in hosts}
+        # Every connection at once: an address that drops packets costs one timeout, not one per port.
+        probes = [(host, port, address) for host, host_addresses in addresses.items()
+                  for port in (MX_PORT, *SUBMISSION_PORTS) for address in host_addresses]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(probes), 12))) as pool:
+            results = dict(zip(probes, pool.map(lambda probe: self.net.smtp(probe[2], probe[1], probe[0]), probes),
+                               strict=True))
         answers = {}
         for host, host_addresses in addresses.items():
             for port in (MX_PORT, *SUBMISSION_PORTS):
-                answers[host, port] = [self.net.smtp(a, port, host) for a in host_addresses]
+                answers[host, port] = [results[host, port, a] for a in host_addresses]
                 if host_addresses:
                     self.check_port(host, port, answers[host, port])
             for answer in answers[host, MX_PORT]:
@@ -150,8 +157,13 @@ class Diagnosis:
 
     # -- MX and addresses ------------------------------------------------------
     def check_mx(self) -> list[str]:
-        records = self.lookup(self.domain, "MX", "mx")
-        if records is None:
+        try:
+            records = self.net.lookup(self.domain, "MX")
+        except DnsLookupError as exc:
+            # Nothing else can be judged, and receivers asking the same servers cannot deliver either.
+            self.add(FAIL, "mx", self.domain, f"MX lookup failed: {exc}",
+                     "senders defer mail to the domain while its nameservers do not answer, and bounce it after days",
+                     "make the zone's nameservers answer (check the delegation, the primary and RESOLVER)")
             return []
         fix = ("mailfort publishes one MX per host of dns_records_group serving the domain "
                "(dns_records_mx_host, dns_records_mx_preference): run playbooks/dns-records.yml")
@@ -910,7 +922,8 @@ class LiveNet:
                 client.sock = context.wrap_socket(client.sock, server_hostname=server_name)
                 client.file = None
                 answer.cert_der = client.sock.getpeercert(binary_form=True)
-                client.ehlo()
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
         except ssl.SSLCertVerificationError as exc:
             answer.error, answer.detail = "tls-verify", exc.verify_message
         except ConnectionRefusedError:

@@ -531,3 +531,11 @@ def test_the_resolver_must_be_an_address():
     with pytest.raises(SystemExit) as exit_info:
         diag.main([DOMAIN, "--resolver", "ns1.example.com"])
     assert exit_info.value.code == 2
+
+
+def test_an_mx_question_without_answer_fails_and_stops():
+    net = FakeNet()
+    net.dns[DOMAIN, "MX"] = diag.DnsLookupError("REFUSED")
+    findings = run(net)
+    assert_finding(findings, "mx", diag.FAIL, "MX lookup failed: REFUSED", "nameservers")
+    assert not [f for f in findings if f.check.startswith(("port.", "cert.", "ptr"))]
