@@ -378,12 +378,21 @@ class Diagnosis:
                 if result in ("fail", "permerror"):
                     self.add(FAIL, "spf.mx", self.domain, observed,
                              f"mail this server sends as @{self.domain} gets SPF {result}: many receivers reject "
-                             "-all failures outright, with DMARC p=reject or quarantine it is rejected or junked "
-                             "unless DKIM aligns", fix)
+                             f"-all failures outright; {self.dmarc_consequence()}", fix)
                 else:
                     self.add(WARN, "spf.mx", self.domain, observed,
                              f"SPF {result} is no pass: DMARC relies on DKIM alone", fix)
         return passed
+
+    def dmarc_consequence(self) -> str:
+        """What the domain's DMARC policy makes of mail that fails SPF, for the SPF findings."""
+        records = [v for v in self.net_lookup_quiet(f"_dmarc.{self.domain}", "TXT") if v.startswith("v=DMARC1")]
+        tags = dmarc_tags(records[0]) if len(records) == 1 else {}
+        policy = tags.get("p", "").lower() if not dmarc_problem(tags) else ""
+        if policy in ("reject", "quarantine"):
+            done = "rejected" if policy == "reject" else "junked"
+            return f"with this domain's DMARC p={policy} it is {done} unless DKIM aligns"
+        return "DMARC (p=none or no valid record) does not act on it, receivers' own filters do"
 
     def spf_result(self, address: str, host: str) -> tuple[str, str]:
         import spf

@@ -310,7 +310,8 @@ def test_spf_not_covering_an_mx_address_fails():
     net = FakeNet()
     net.dns[DOMAIN, "TXT"] = [f"v=spf1 ip4:{V4} -all"]
     findings = run(net)
-    assert_finding(findings, "spf.mx", diag.FAIL, f"{V6} ({MX}): fail", "p=reject", "dns_records_spf")
+    assert_finding(findings, "spf.mx", diag.FAIL, f"{V6} ({MX}): fail", "DMARC p=reject it is rejected",
+                   "dns_records_spf")
     assert_finding(findings, "spf.mx", diag.OK, f"{V4} ({MX}): pass")
     # One mechanism passes, DKIM is fine: DMARC still passes, through DKIM.
     assert_finding(findings, "dmarc.alignment", diag.WARN, "does not pass")
@@ -539,3 +540,15 @@ def test_an_mx_question_without_answer_fails_and_stops():
     findings = run(net)
     assert_finding(findings, "mx", diag.FAIL, "MX lookup failed: REFUSED", "nameservers")
     assert not [f for f in findings if f.check.startswith(("port.", "cert.", "ptr"))]
+
+
+def test_a_given_resolver_is_the_only_one_asked():
+    net = diag.LiveNet("192.0.2.53", None, timeout=2)
+    assert net.resolver.nameservers == ["192.0.2.53"] and net.resolver.lifetime == 2
+
+
+def test_an_spf_fail_under_p_none_says_dmarc_does_not_act():
+    net = FakeNet()
+    net.dns[DOMAIN, "TXT"] = ["v=spf1 -all"]
+    net.dns[f"_dmarc.{DOMAIN}", "TXT"] = ["v=DMARC1; p=none"]
+    assert_finding(run(net), "spf.mx", diag.FAIL, "fail", "does not act on it")
