@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""tools/diagnose.py's checks against fake DNS, SMTP and HTTPS answers (no network).
+"""The checks of tools/diagnose.py (diagnose_checks.py) against fake DNS, SMTP and HTTPS answers (no network).
 
 A good world (every record right) gives only ok lines; each test breaks one thing
 and requires the finding it should cause, by check id and status, with what
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.util
 import ipaddress
 import json
 import sys
@@ -21,11 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "diagnose.py"
-_spec = importlib.util.spec_from_file_location("mailfort_diagnose", SCRIPT)
-diag = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = diag  # its dataclasses look their module up there
-_spec.loader.exec_module(diag)
+# tools/ is where `python3 tools/diagnose.py` finds its modules (the script's own folder).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import diagnose as cli
+import diagnose_checks as diag
+import diagnose_records as records
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 DOMAIN, MX = "example.com", "mx.example.com"
@@ -76,7 +75,7 @@ class FakeNet:
             (f"_dmarc.{DOMAIN}", "TXT"): [f"v=DMARC1; p=reject; rua=mailto:dmarc-reports@{DOMAIN}; adkim=s; aspf=s"],
             (f"_mta-sts.{DOMAIN}", "TXT"): ["v=STSv1; id=20260601"],
             (f"_smtp._tls.{DOMAIN}", "TXT"): [f"v=TLSRPTv1; rua=mailto:tls-reports@{DOMAIN}"],
-            (f"_25._tcp.{MX}", "TLSA"): [(3, 1, 1, diag.tlsa_data(CERT, 1, 1))],
+            (f"_25._tcp.{MX}", "TLSA"): [(3, 1, 1, records.tlsa_data(CERT, 1, 1))],
         }
         self.smtp_answers = {
             (address, port): diag.SmtpAnswer(address, port, code=220, banner=f"{MX} ESMTP", ehlo_name=MX,
@@ -245,9 +244,9 @@ def test_a_certificate_for_another_name_fails():
 
 
 def test_a_wildcard_certificate_covers_one_label():
-    assert diag.name_matches(MX, ["*.example.com"])
-    assert not diag.name_matches("a.mx.example.com", ["*.example.com"])
-    assert not diag.name_matches("example.com", ["*.example.com"])
+    assert records.name_matches(MX, ["*.example.com"])
+    assert not records.name_matches("a.mx.example.com", ["*.example.com"])
+    assert not records.name_matches("example.com", ["*.example.com"])
 
 
 def test_a_chain_that_does_not_verify_fails():
@@ -282,7 +281,8 @@ def test_a_tlsa_record_for_the_old_certificate_fails_after_a_new_one_is_installe
 
 def test_tlsa_full_certificate_and_sha512_records_match():
     net = FakeNet()
-    net.dns[f"_25._tcp.{MX}", "TLSA"] = [(3, 0, 2, diag.tlsa_data(CERT, 0, 2)), (1, 1, 0, diag.tlsa_data(CERT, 1, 0))]
+    net.dns[f"_25._tcp.{MX}", "TLSA"] = [(3, 0, 2, records.tlsa_data(CERT, 0, 2)),
+                                         (1, 1, 0, records.tlsa_data(CERT, 1, 0))]
     assert_finding(run(net), "tlsa", diag.OK, "matches")
 
 
@@ -514,15 +514,15 @@ def test_main_prints_lines_or_json_and_exits_1_on_fail(monkeypatch, capsys, tmp_
     # main() judges the dates against the clock: a certificate valid from now on, pinned by TLSA.
     current = certificate([MX], not_after=dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
     _serve(net, current)
-    net.dns[f"_25._tcp.{MX}", "TLSA"] = [(3, 1, 1, diag.tlsa_data(current, 1, 1))]
-    monkeypatch.setattr(diag, "LiveNet", lambda resolver, cafile, timeout: net)
+    net.dns[f"_25._tcp.{MX}", "TLSA"] = [(3, 1, 1, records.tlsa_data(current, 1, 1))]
+    monkeypatch.setattr(cli, "LiveNet", lambda resolver, cafile, timeout: net)
     key = tmp_path / "mail.private"
     key.write_bytes(pem(DKIM_KEY, private=True))
-    assert diag.main([DOMAIN, "--resolver", "192.0.2.53", "--dkim-key", str(key)]) == 1
+    assert cli.main([DOMAIN, "--resolver", "192.0.2.53", "--dkim-key", str(key)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert any(line.startswith("FAIL  dkim.match") for line in out), out
     assert out[-1].startswith(f"summary: {DOMAIN}: ") and "1 FAIL" in out[-1] and "192.0.2.53" in out[-1]
-    assert diag.main([DOMAIN, "--json"]) == 0
+    assert cli.main([DOMAIN, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["FAIL"] == 0 and {"status", "check", "subject", "observed", "impact", "fix"} <= set(
         report["findings"][0])
@@ -530,7 +530,7 @@ def test_main_prints_lines_or_json_and_exits_1_on_fail(monkeypatch, capsys, tmp_
 
 def test_the_resolver_must_be_an_address():
     with pytest.raises(SystemExit) as exit_info:
-        diag.main([DOMAIN, "--resolver", "ns1.example.com"])
+        cli.main([DOMAIN, "--resolver", "ns1.example.com"])
     assert exit_info.value.code == 2
 
 
@@ -543,7 +543,7 @@ def test_an_mx_question_without_answer_fails_and_stops():
 
 
 def test_a_given_resolver_is_the_only_one_asked():
-    net = diag.LiveNet("192.0.2.53", None, timeout=2)
+    net = cli.LiveNet("192.0.2.53", None, timeout=2)
     assert net.resolver.nameservers == ["192.0.2.53"] and net.resolver.lifetime == 2
 
 
