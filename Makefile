@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report mutate collection ee rolling clean
+.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report diagnose mutate collection ee rolling clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -28,6 +28,8 @@ help:
 	@echo "make audit INVENTORY=... [LIMIT=host] [TIER=external|onhost]   audit real hosts (external: SMTP reach only)"
 	@echo "make audit-inventory INVENTORY=...                 write .cache/audit/inventory.yml for the external audit"
 	@echo "make auth-report INVENTORY=... SINCE=-24h          AUTH failures by client/user, successes, bans"
+	@echo "make diagnose DOMAIN=example.com [RESOLVER=addr] [CAFILE=path] [DKIM_KEY=path] [SELECTOR=mail] [JSON=1]"
+	@echo "                  what receivers see of a mail domain (DNS, PTR/HELO, ports, certificates), from here"
 	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
 	@echo "make ee           the execution environment's build context (.cache/ee) for AWX / Automation Controller"
 	@echo "make rolling      three lab mail servers, a change rolled out one at a time while they are probed"
@@ -193,6 +195,19 @@ AUDIT_ACCOUNT ?=
 audit-inventory: venv
 	ansible-playbook -i $(INVENTORY) playbooks/audit-inventory.yml -e audit_inventory_file=$(abspath $(AUDIT_INVENTORY)) \
 	  $(if $(AUDIT_ACCOUNT),-e audit_inventory_account=$(AUDIT_ACCOUNT))
+
+# What receivers see of a mail domain, from this machine (tools/diagnose.py; no
+# SSH, no credentials, no mail sent): RESOLVER asks that server (an address, e.g.
+# the authoritative one) instead of the system resolver; CAFILE verifies the
+# certificates (default: the system store); DKIM_KEY (the host's private or
+# public PEM) is compared with the published record of SELECTOR (opendkim_selector,
+# default mail); JSON=1 prints JSON. Exit 1 when any finding is FAIL.
+DOMAIN ?=
+SELECTOR ?= mail
+diagnose: venv
+	@test -n "$(DOMAIN)" || { echo "usage: make diagnose DOMAIN=example.com [RESOLVER=addr] [CAFILE=path] [DKIM_KEY=path] [SELECTOR=name] [JSON=1]" >&2; exit 2; }
+	python3 tools/diagnose.py '$(DOMAIN)' --selector '$(SELECTOR)' $(if $(RESOLVER),--resolver '$(RESOLVER)') \
+	  $(if $(CAFILE),--cafile '$(CAFILE)') $(if $(DKIM_KEY),--dkim-key '$(DKIM_KEY)') $(if $(JSON),--json)
 
 # Who failed to log in, from where, and who is banned (read-only).
 SINCE ?= -24h
