@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report diagnose mutate collection ee rolling clean
+.PHONY: help deps apt apt-venv venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report diagnose mutate collection ee rolling clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -36,17 +36,28 @@ help:
 
 deps: apt venv
 
+# install_missing PACKAGES: install those not installed yet (as root; else say which).
+define install_missing
+@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" -ne 0 ]; then echo "missing packages:$$missing — run as root or install them" >&2; exit 1; fi; \
+  echo "installing:$$missing"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+fi
+endef
+
+# The lab and lint need APT_PACKAGES; the virtualenv alone (what make audit and
+# make diagnose use on an operator's machine) needs only python3-venv.
+VENV_APT_PACKAGES := python3-venv
 apt:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" -ne 0 ]; then echo "missing packages:$$missing — run as root or install them" >&2; exit 1; fi; \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	$(call install_missing,$(APT_PACKAGES))
+
+apt-venv:
+	$(call install_missing,$(VENV_APT_PACKAGES))
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt | apt
+$(VENV)/.installed: requirements.txt | apt-venv
 	tests/timed.sh venv sh -c 'python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --upgrade pip \
 	  && $(VENV)/bin/pip install -q -r requirements.txt'
 	touch $@
@@ -89,7 +100,7 @@ SHELL_SCRIPTS = $(sort $(shell find . \( -name .git -o -name .venv -o -name .cac
   $(shell grep -rlE '^\#!(/usr/bin/env |/usr/bin/|/bin/)(ba)?sh\b' --exclude-dir=.git --exclude-dir=.venv \
   --exclude-dir=.cache --exclude-dir=.ansible .))
 
-lint: venv
+lint: venv apt
 	yamllint --strict .
 	ansible-lint --offline
 	ruff check .
