@@ -113,18 +113,19 @@ class Diagnosis:
     def add(self, status, check, subject, observed, impact="", fix=""):
         self.findings.append(Finding(status, check, subject, observed, impact, fix))
 
-    def lookup(self, name: str, rtype: str, check: str) -> list | None:
-        """Answers, [] for none; None (and a warn line) when the question failed."""
+    def lookup(self, name: str, rtype: str, check: str, impact: str = "") -> list | None:
+        """Answers, [] for none; None (and a warn line) when the question failed. `impact`: what
+        receivers do when it fails (default: a message's check ends in temperror)."""
         try:
             return self.net.lookup(name, rtype)
         except DnsLookupError as exc:
             self.add(WARN, check, name, f"{rtype} lookup failed: {exc}",
-                     "a receiver that gets the same failure defers the message (temperror) and retries later",
+                     impact or "a receiver that gets the same failure defers the message (temperror) and retries later",
                      "make the zone's nameservers answer (check the delegation and the primary's zone)")
             return None
 
-    def txt(self, name: str, check: str, prefix: str) -> list[str] | None:
-        values = self.lookup(name, "TXT", check)
+    def txt(self, name: str, check: str, prefix: str, impact: str = "") -> list[str] | None:
+        values = self.lookup(name, "TXT", check, impact)
         if values is None:
             return None
         return [v for v in values if re.match(rf"(?i){re.escape(prefix)}(\s|;|$)", v.strip())]
@@ -568,7 +569,9 @@ class Diagnosis:
                 self.add(OK, "dmarc.rua", name, uri)
                 continue
             auth = f"{self.domain}._report._dmarc.{target}"
-            values = self.txt(auth, "dmarc.rua", "v=DMARC1")
+            values = self.txt(auth, "dmarc.rua", "v=DMARC1",
+                              f"a receiver that cannot read {auth} sends no aggregate reports to {target}; "
+                              "the mail itself is not affected")
             if values is None:
                 continue
             if values:

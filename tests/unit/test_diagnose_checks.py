@@ -350,6 +350,15 @@ def test_spf_is_evaluated_with_the_diagnosis_resolver_only():
     assert (DOMAIN, "MX") in net.asked and spf.DNSLookup is before
 
 
+def test_a_failing_report_authorization_lookup_says_only_reports_are_lost():
+    """The rua authorization record decides where reports go, not whether mail is delivered."""
+    net = FakeNet()
+    net.dns[f"_dmarc.{DOMAIN}", "TXT"] = ["v=DMARC1; p=reject; rua=mailto:reports@dmarc.example.net"]
+    net.dns[f"{DOMAIN}._report._dmarc.dmarc.example.net", "TXT"] = diag.DnsLookupError("SERVFAIL")
+    finding = assert_finding(run(net), "dmarc.rua", diag.WARN, "lookup failed", "no aggregate reports")
+    assert "temperror" not in finding.impact
+
+
 def test_a_failing_dns_lookup_warns_instead_of_crashing():
     net = FakeNet()
     net.dns[DOMAIN, "TXT"] = diag.DnsLookupError("SERVFAIL")
