@@ -131,7 +131,8 @@ FIRST_DISTRO := $(firstword $(DISTROS))
 # converges its mail server again from the collection tarball, installed into a
 # user's project (tests/collection-consumer.sh: that lab's second converge), and
 # runs the rolling deploy on three mail servers of its own while its verify
-# step runs (tests/rolling_deploy.py). The labs run side by side.
+# step runs (tests/rolling_deploy.py), and its audit step adds the credentialed
+# tier. The labs run side by side.
 # Tests marked distro_independent (test_config_safety: input checks made on the
 # controller) run on the last distro's lab only.
 LAST_DISTRO := $(lastword $(DISTROS))
@@ -140,6 +141,7 @@ lab-test-%: venv image-% $(LAB_CA)
 	MAILFORT_CHECK_NEW=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_COLLECTION=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_ROLLING=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
+	MAILFORT_AUDIT_CREDENTIALED=$(if $(filter $*,$(LAST_DISTRO)),1,0) \
 	MAILFORT_LAB_INVENTORY=$(if $(and $(filter $*,$(LAST_DISTRO)),$(filter-out $(FIRST_DISTRO),$*)),lab-production,lab) \
 	MAILFORT_VERIFY_MARKERS="not external$(if $(filter-out $(LAST_DISTRO),$*), and not distro_independent)" \
 	SCENARIO=$(SCENARIO) \

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """The negative tests can fail: break the server one fault at a time, run the
 tests that guard against that fault and require EVERY one of them to fail,
-then restore the configuration; at the end, the guarding tests of all faults
-run once against the restored server and must all pass.
+then restore the configuration; at the end, the guarding tests of the faults
+put right by a command run once against the restored server and must all pass
+(the Postfix settings and key files come back byte for byte, checked, and
+their guards passed in the verify step against that same configuration).
 
 Each mutation edits the live Postfix configuration with postconf and reloads
 Postfix; the original main.cf/master.cf go back afterwards, whatever happens,
@@ -435,14 +437,21 @@ def test_audit_names_each_broken_promise_of_a_misconfigured_host(request, host, 
 
 
 def test_guarding_tests_pass_on_the_restored_server(request, host, original_config, tmp_path):
-    """One run of every guarding test of every fault above, against the restored server."""
+    """The guarding tests of the faults put right by a command (a file moved back, a table reloaded,
+    a mode set back), run once against the restored server: they must all pass. The other faults are
+    Postfix settings and key files, which come back byte for byte (main.cf/master.cf checksums after
+    each restore, here again, and the keys' sha256): their guards passed against that very
+    configuration in the verify step before the proofs, so they are not run a second time."""
     if not CAUGHT:
         pytest.skip("no fault was proven in this run (run the whole file)")
     for path, checksum in original_config.items():
         assert host.file(path).sha256sum == checksum, f"{path} differs from the saved configuration"
-    guards = [guard for fault_guards, _ in CAUGHT.values() for guard in fault_guards]
+    restored_by_command = {fault: caught for fault, caught in CAUGHT.items() if fault in COMMAND_MUTATIONS}
+    if not restored_by_command:
+        pytest.skip("no fault restored by a command was proven in this run")
+    guards = [guard for fault_guards, _ in restored_by_command.values() for guard in fault_guards]
     outcomes = _run_guards(request, host, guards, tmp_path / "restored.xml")
-    for fault, (_, tests) in CAUGHT.items():
+    for fault, (_, tests) in restored_by_command.items():
         missing = tests - set(outcomes)
         assert not missing, f"{fault}: guarding tests not selected by the restored run: {missing}"
         bad = {test: outcomes[test] for test in tests if outcomes[test] != "passed"}
