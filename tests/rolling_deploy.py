@@ -6,7 +6,7 @@
    all hosts at once: -e mailfort_serial=100%).
 2. A change (a new SMTP greeting, `postfix_main_cf_host.smtpd_banner`) is rolled out with
    playbooks/site.yml and the default serial=1, while a probe greets every server on port 25
-   four times a second. Passes when the greeting changed on one server at a time, in inventory
+   twice a second. Passes when the greeting changed on one server at a time, in inventory
    order, and every probe of every server got its 220 greeting (nobody stopped serving).
 3. The next change breaks the second server's configuration (an invalid main.cf value, which
    `postfix check` refuses): the rollout must fail, the first server has the change, the second
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOSTS = ["mailfort-lab", "mailfort-lab-2", "mailfort-lab-3"]
 NETWORK = "mailfort-lab"
 WORK = ROOT / ".cache" / "rolling"
-PROBE_INTERVAL = 0.25
+PROBE_INTERVAL = 0.5
 PROBE_LIMIT = 600
 INVENTORIES = ["-i", "inventories/lab", "-i", ".cache/lab/fleet.yml"]
 

@@ -32,7 +32,11 @@ from lab_hosts import PROJECT_DIR, container_addresses, direct, group_host, inve
 def pytest_configure(config):
     config.addinivalue_line("markers", "network: opens SMTP connections to the host under test")
     config.addinivalue_line(
-        "markers", "distro_independent: proves nothing a second distribution would not (make test runs it on one lab)")
+        "markers", "distro_independent: proves nothing a second distribution would not (make test runs it on the "
+        "first distro's lab only)")
+    config.addinivalue_line(
+        "markers", "distro_independent_last: as distro_independent, run on the last distro's lab only (make test "
+        "balances the two labs' time)")
     register_markers(config)
 
 

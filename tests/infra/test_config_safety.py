@@ -15,7 +15,7 @@ from lab_hosts import run_site_playbook as _play
 
 # The input checks run on the controller, the same for every distribution, and
 # the Postfix gate is tested on each distribution by test_postfix_check.py:
-# `make test` runs this file on the last distribution's lab only.
+# `make test` runs this file on the first distribution's lab only.
 pytestmark = [pytest.mark.usefixtures("lab_only"), pytest.mark.distro_independent]
 
 
