@@ -12,10 +12,21 @@ from smtp_probe import PORT_MODES as PORT_MODES  # re-exported for the tests
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # The service ports from their one home, module_utils/shared.py (standard library only).
-_spec = importlib.util.spec_from_file_location("mailfort_shared", PROJECT_DIR / "module_utils" / "shared.py")
-_shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_shared)
+_shared = _load("mailfort_shared", PROJECT_DIR / "module_utils" / "shared.py")
+# TLSA association data and matching, shared with `make diagnose` (tools/diagnose_records.py).
+_records = _load("mailfort_diagnose_records", PROJECT_DIR / "tools" / "diagnose_records.py")
+tlsa_data = _records.tlsa_data
+tlsa_matches = _records.tlsa_matches
 PORT_SERVICES = {port: service for service, port in _shared.SERVICE_PORTS.items()}
 SUBMISSION_PORTS = [_shared.SERVICE_PORTS[service] for service in _shared.SUBMISSION_SERVICES]
 assert set(PORT_MODES) == set(PORT_SERVICES), "smtp_probe.PORT_MODES and module_utils/shared.py disagree"
@@ -130,3 +141,10 @@ def group_host(request, group: str, missing: str):
     if not names:
         pytest.skip(f"no host in group {group}: {missing}")
     return direct(testinfra.get_host(f"ansible://{names[0]}", ansible_inventory=inventory))
+
+
+def put_file(host, path: str, data: bytes) -> None:
+    """Write `data` to `path` on a testinfra host (through base64: any bytes, any shell)."""
+    import base64
+
+    host.check_output(f"echo {base64.b64encode(data).decode()} | base64 -d > {path}")

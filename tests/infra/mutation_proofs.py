@@ -23,7 +23,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from lab_hosts import PROJECT_DIR
+from lab_hosts import PROJECT_DIR, put_file
 
 pytestmark = pytest.mark.usefixtures("lab_only")
 
@@ -337,12 +337,6 @@ def _short_lived_certificate(server_name: str) -> tuple[bytes, bytes]:
                               serialization.NoEncryption()))
 
 
-def _put(host, path: str, data: bytes) -> None:
-    import base64
-
-    host.check_output(f"echo {base64.b64encode(data).decode()} | base64 -d > {path}")
-
-
 # The external tier on one host stays within this many seconds, broken or not.
 AUDIT_SECONDS = 60
 
@@ -407,8 +401,8 @@ def test_audit_names_each_broken_promise_of_a_misconfigured_host(request, host, 
         host.check_output("postconf -e " + " ".join(f"'{setting}'" for setting in settings))
         host.check_output(dkim_break)
         host.check_output(" && ".join(f"cp -p {path} /root/mailfort-{path.rsplit('/', 1)[1]}" for path in SERVED_FILES))
-        _put(host, SERVED_FILES[0], certificate)
-        _put(host, SERVED_FILES[1], key)
+        put_file(host, SERVED_FILES[0], certificate)
+        put_file(host, SERVED_FILES[1], key)
         _reload(host)
         rc, broken, lines, outcomes, seconds = _audit(request, host, tmp_path, "broken")
         _check_postfix_ran_throughout("misconfigured host", host, since)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from lab_hosts import container_addresses
+from lab_hosts import container_addresses, tlsa_data, tlsa_matches
 
 # kind -> (record type, the prefix that makes a TXT value one of this kind; None for MX)
 KINDS = {"MX": ("MX", None), "SPF": ("TXT", "v=spf1"), "DMARC": ("TXT", "v=DMARC1"),
@@ -113,25 +113,6 @@ def test_published_dkim_key_is_the_hosts_key(host, resolver):
     assert not wrong, "; ".join(wrong)
 
 
-def _tlsa_data(certificate_der: bytes, selector: int, matching: int) -> str | None:
-    """The association data of a TLSA record (RFC 6698 2.1) for this certificate; None for unknown types."""
-    import hashlib
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    certificate = x509.load_der_x509_certificate(certificate_der)
-    if selector == 0:
-        data = certificate_der
-    elif selector == 1:
-        data = certificate.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-    else:
-        return None
-    digests = {0: lambda b: b, 1: lambda b: hashlib.sha256(b).digest(), 2: lambda b: hashlib.sha512(b).digest()}
-    return digests[matching](data).hex() if matching in digests else None
-
-
 def test_served_certificate_matches_a_published_tlsa(host_vars, resolver, probe_address, server_name):
     """DANE (RFC 7672): the certificate the server presents on port 25 after STARTTLS matches a
     DANE-EE record (usage 3) published at _25._tcp.<host name>; a sender that validates DANE defers
@@ -161,7 +142,7 @@ def test_served_certificate_matches_a_published_tlsa(host_vars, resolver, probe_
     matching = []
     for record in published:
         usage, selector, kind, data = record.split(None, 3)
-        if usage == "3" and _tlsa_data(served, int(selector), int(kind)) == data.replace(" ", "").lower():
+        if usage == "3" and tlsa_matches((3, int(selector), int(kind), data.replace(" ", "")), served):
             matching.append(record)
-    assert matching, (f"the certificate served on port 25 (3 1 1 {_tlsa_data(served, 1, 1)}) matches no published "
+    assert matching, (f"the certificate served on port 25 (3 1 1 {tlsa_data(served, 1, 1)}) matches no published "
                       f"TLSA record at {name} ({sorted(published)}): DANE senders defer the mail")

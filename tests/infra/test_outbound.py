@@ -8,12 +8,11 @@ The relayhost settings are the postfix role's alone, so each run is limited to
 that role (--tags postfix; the input checks of every role still run first)."""
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 
 import pytest
-from lab_hosts import SUBMISSION_PORTS, run_site_playbook
+from lab_hosts import SUBMISSION_PORTS, put_file, run_site_playbook
 from test_auth import _send, _wait_for
 
 # The smarthost settings render the same on every distribution (the role has no
@@ -37,9 +36,7 @@ POSTFIX_ONLY = ["postfix"]
 @pytest.fixture(scope="module")
 def smarthost_ca(host, sink):
     """Trust the sink's self-signed smarthost certificate on the mail server (and nothing else)."""
-    pem = sink.file("/etc/mailfort-sink/cert.pem").content_string
-    encoded = base64.b64encode(pem.encode()).decode()
-    assert host.run(f"echo {encoded} | base64 -d > {SMARTHOST_CA}").rc == 0
+    put_file(host, SMARTHOST_CA, sink.file("/etc/mailfort-sink/cert.pem").content_string.encode())
     return SMARTHOST_CA
 
 

@@ -9,13 +9,12 @@ these tests are skipped.
 """
 from __future__ import annotations
 
-import base64
 import json
 import shlex
 from pathlib import Path
 
 import pytest
-from lab_hosts import global_addresses, group_host
+from lab_hosts import global_addresses, group_host, put_file
 
 PROBE_SCRIPT = Path(__file__).resolve().parents[1] / "smtp_probe.py"
 REMOTE_SCRIPT = "/tmp/mailfort_smtp_probe.py"
@@ -33,15 +32,11 @@ class Client:
         self.server_name = server_name
         self._install(ca_file)
 
-    def _put(self, path: str, data: bytes) -> None:
-        encoded = base64.b64encode(data).decode()
-        self.host.check_output(f"echo {encoded} | base64 -d > {path}")
-
     def _install(self, ca_file):
-        self._put(REMOTE_SCRIPT, PROBE_SCRIPT.read_bytes())
+        put_file(self.host, REMOTE_SCRIPT, PROBE_SCRIPT.read_bytes())
         self.ca = None
         if ca_file:
-            self._put(REMOTE_CA, Path(ca_file).read_bytes())
+            put_file(self.host, REMOTE_CA, Path(ca_file).read_bytes())
             self.ca = REMOTE_CA
 
     def probe(self, command: str, address: str, **options):
