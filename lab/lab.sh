@@ -18,7 +18,12 @@ name=mailfort-lab
 sink=mailfort-lab-sink
 network=mailfort-lab
 distro=${MAILFORT_DISTRO:-debian12}
-image=localhost/mailfort-base:$distro
+base_image=localhost/mailfort-base:$distro
+# MAILFORT_LAB_IMAGE / MAILFORT_LAB_SINK_IMAGE: start the mail servers / the sink
+# from another image, e.g. one of an already converged host (CI's rolling deploy
+# starts from the lab's converged mail server: tests/lab-run.sh).
+image=${MAILFORT_LAB_IMAGE:-$base_image}
+sink_image=${MAILFORT_LAB_SINK_IMAGE:-$base_image}
 hostname=mx.lab.test
 mail_hosts=${MAILFORT_LAB_MAIL_HOSTS:-1}
 fleet_inventory=.cache/lab/fleet.yml
@@ -46,11 +51,11 @@ wait_for_systemd() {
 
 container_caps() { podman container inspect --format '{{.EffectiveCaps}}' "$1" 2>/dev/null || true; }
 
-# start CONTAINER HOSTNAME [podman options]: reuse a running container of the
-# right image and capabilities, else (re)create it.
+# start IMAGE CONTAINER HOSTNAME [podman options]: reuse a running container of
+# that image and the right capabilities, else (re)create it.
 start() {
-  local container=$1 host=$2
-  shift 2
+  local image=$1 container=$2 host=$3
+  shift 3
   if [ "$(container_state "$container")" = running ] && [ "$(container_image "$container")" = "$image" ] \
      && { [[ " $* " != *" --cap-add=NET_ADMIN "* ]] || [[ "$(container_caps "$container")" == *CAP_NET_ADMIN* ]]; }; then
     echo "lab host $container is already running"
@@ -85,10 +90,10 @@ write_fleet_inventory() {
 up() {
   lab/build-image.sh "$distro"
   lab/network.sh "$network" 10.89.70.0/24 fd00:6d66:70::/64
-  start "$sink" sink.lab.test
+  start "$sink_image" "$sink" sink.lab.test
   # The mail servers run their own nftables firewall (roles/firewall).
-  start "$name" "$hostname" --cap-add=NET_ADMIN
-  for n in $(seq 2 "$mail_hosts"); do start "$name-$n" "mx$n.lab.test" --cap-add=NET_ADMIN; done
+  start "$image" "$name" "$hostname" --cap-add=NET_ADMIN
+  for n in $(seq 2 "$mail_hosts"); do start "$image" "$name-$n" "mx$n.lab.test" --cap-add=NET_ADMIN; done
   wait_for_systemd "$sink"
   wait_for_systemd "$name"
   for n in $(seq 2 "$mail_hosts"); do wait_for_systemd "$name-$n"; done

@@ -67,6 +67,7 @@ create() {
 # subnets and blocks the next lab that wants them.
 destroy() {
   molecule_ destroy || return $?
+  podman rmi --force --ignore "$(rolling_image mx)" "$(rolling_image sink)" >/dev/null 2>&1 || true
   if podman network exists "mailfort-$scenario-$distro"; then
     podman network rm "mailfort-$scenario-$distro" >/dev/null
   fi
@@ -112,6 +113,11 @@ idempotence_and_check() {
   local parts="check" pids="" pid rc=0
   (step check check_mode) &
   pids="$pids $!"
+  if [ "${MAILFORT_ROLLING:-0}" = 1 ]; then
+    (step rolling-images rolling_images >"$logs/$scenario-$distro-rolling-images.log" 2>&1) &
+    pids="$pids $!"
+    parts="$parts rolling-images"
+  fi
   if [ "${MAILFORT_COLLECTION:-0}" = 1 ]; then
     (step collection collection >"$logs/$scenario-$distro-collection.log" 2>&1) &
     pids="$pids $!"
@@ -133,10 +139,23 @@ idempotence_and_check() {
 
 # The rolling deploy (tests/rolling_deploy.py) brings up three mail servers and
 # a sink of its own (lab/lab.sh: containers mailfort-lab*, another network) and
-# removes them at the end; it runs while verify waits on its mail.
+# removes them at the end; it runs while verify waits on its mail. Its hosts
+# start from images of this lab's mail server and sink, taken right after the
+# converge (rolling_images): a rollout then runs against servers that already
+# run mailfort, as rollouts do, and CI spares three fresh package installs
+# (fresh hosts are what this lab's converge proves).
+rolling_image() { echo "localhost/mailfort-rolling-$1:$distro"; }
+rolling_images() {
+  local role
+  for role in mx sink; do
+    podman commit --quiet "mailfort-$distro-$role" "$(rolling_image "$role")" >/dev/null || return 1
+  done
+  echo "images of the converged mail server and sink: $(rolling_image mx) $(rolling_image sink)"
+}
 rolling() {
   # Below verify's priority (and the other lab's): it is not on the run's critical path.
-  MAILFORT_DISTRO=$distro nice -n 10 tests/rolling_deploy.py --down --junit ".cache/junit/rolling-$distro.xml" \
+  MAILFORT_DISTRO=$distro MAILFORT_LAB_IMAGE=$(rolling_image mx) MAILFORT_LAB_SINK_IMAGE=$(rolling_image sink) \
+    nice -n 10 tests/rolling_deploy.py --down --junit ".cache/junit/rolling-$distro.xml" \
     >"$logs/$scenario-$distro-rolling.log" 2>&1
 }
 
@@ -221,7 +240,8 @@ collection() {
 }
 
 # timed.sh runs each step in a new shell: it needs these.
-export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection rolling
+export -f molecule_ create destroy audit mutations idempotence check_mode check_new collection rolling rolling_image \
+  rolling_images
 export scenario distro inventory logs audit_inventory audit_access_inventory
 
 lab/build-image.sh "$distro" || failed=image

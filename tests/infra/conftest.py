@@ -37,6 +37,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "distro_independent_last: as distro_independent, run on the last distro's lab only (make test "
         "balances the two labs' time)")
+    config.addinivalue_line(
+        "markers", "last_distro_only: may depend on the distribution, but CI has time for one lab only: make test "
+        "runs it on the last distro's lab (the closing notes say how it was run on the others)")
     register_markers(config)
 
 

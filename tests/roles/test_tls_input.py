@@ -92,8 +92,38 @@ def test_unknown_source_is_rejected(run_playbook):
     _fails(run_playbook, {"tls_source": "selfsigned", "tls_hostnames": [HOST]}, "tls_source", "selfsigned")
 
 
-def test_acme_says_not_implemented(run_playbook):
-    _fails(run_playbook, {"tls_source": "acme", "tls_hostnames": [HOST]}, "tls_source: acme is not implemented yet")
+ACME = {"tls_source": "acme", "tls_hostnames": [HOST],
+        "tls_acme_directory_url": "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "tls_acme_contact": "hostmaster@example.com"}
+TSIG = {"tls_acme_challenge": "dns-01", "tls_acme_dns_server": "192.0.2.53", "tls_acme_dns_key_name": "acme-key",
+        "tls_acme_dns_key_secret": "Y2FuYXJ5LXRzaWctc2VjcmV0LTQy", "tls_acme_dns_key_algorithm": "hmac-sha256"}
+
+
+@pytest.mark.parametrize("extra", [{}, TSIG, {**TSIG, "tls_acme_dns_server": "2001:db8::53",
+                                              "tls_hostnames": ["*.example.com", HOST]}],
+                         ids=["http-01", "dns-01", "dns-01-wildcard-ipv6"])
+def test_valid_acme_input_passes(run_playbook, extra):
+    rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("extra, needles", [
+    ({"tls_acme_directory_url": ""}, ["tls_acme_directory_url must be the https URL"]),
+    ({"tls_acme_directory_url": "http://acme.example.com/dir"}, ["tls_acme_directory_url must be the https URL"]),
+    ({"tls_acme_contact": "not an address"}, ["tls_acme_contact must be one e-mail address"]),
+    ({"tls_hostnames": ["*.example.com"]}, ["*.example.com", "only be validated with tls_acme_challenge: dns-01"]),
+    ({"tls_acme_webroot": "var/www"}, ["tls_acme_webroot must be an absolute path"]),
+    ({**TSIG, "tls_acme_dns_server": "ns1.example.com"}, ["tls_acme_dns_server (an IPv4 or IPv6 address"]),
+    ({**TSIG, "tls_acme_dns_key_algorithm": "hmac-sha3"}, ["tls_acme_dns_key_algorithm"]),
+    ({"tls_acme_challenge": "tls-alpn-01"}, ["tls_acme_challenge"]),
+], ids=["no-url", "http-url", "contact", "wildcard-http-01", "webroot", "dns-server-name", "tsig-algorithm",
+        "challenge"])
+def test_bad_acme_input_is_named(run_playbook, extra, needles):
+    rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
+    assert rc != 0, out
+    for needle in needles:
+        assert needle in out, out
+    assert TSIG["tls_acme_dns_key_secret"] not in out, "a refused ACME input printed the TSIG secret"
 
 
 def test_empty_hostnames_are_rejected(run_playbook):
