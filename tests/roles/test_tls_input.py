@@ -100,8 +100,9 @@ TSIG = {"tls_acme_challenge": "dns-01", "tls_acme_dns_server": "192.0.2.53", "tl
 
 
 @pytest.mark.parametrize("extra", [{}, TSIG, {**TSIG, "tls_acme_dns_server": "2001:db8::53",
-                                              "tls_hostnames": ["*.example.com", HOST]}],
-                         ids=["http-01", "dns-01", "dns-01-wildcard-ipv6"])
+                                              "tls_hostnames": ["*.example.com", HOST]},
+                                   {"tls_acme_reuse_key": False, "dns_records_tlsa": False}],
+                         ids=["http-01", "dns-01", "dns-01-wildcard-ipv6", "new-key-without-tlsa"])
 def test_valid_acme_input_passes(run_playbook, extra):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc == 0, out
@@ -116,8 +117,9 @@ def test_valid_acme_input_passes(run_playbook, extra):
     ({**TSIG, "tls_acme_dns_server": "ns1.example.com"}, ["tls_acme_dns_server (an IPv4 or IPv6 address"]),
     ({**TSIG, "tls_acme_dns_key_algorithm": "hmac-sha3"}, ["tls_acme_dns_key_algorithm"]),
     ({"tls_acme_challenge": "tls-alpn-01"}, ["tls_acme_challenge"]),
+    ({"tls_acme_reuse_key": False, "dns_records_tlsa": True}, ["tls_acme_reuse_key: false", "dns_records_tlsa"]),
 ], ids=["no-url", "http-url", "contact", "wildcard-http-01", "webroot", "dns-server-name", "tsig-algorithm",
-        "challenge"])
+        "challenge", "new-key-under-tlsa"])
 def test_bad_acme_input_is_named(run_playbook, extra, needles):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc != 0, out
