@@ -50,6 +50,15 @@ def global_addresses(host) -> dict:
     return found
 
 
+def recap_changed(output: str, host_name: str) -> int:
+    """The changed= count of one host in an ansible-playbook run's PLAY RECAP."""
+    import re
+
+    match = re.search(rf"^{re.escape(host_name)}\s*:.*changed=(\d+)", output, re.MULTILINE)
+    assert match, f"no play recap for {host_name}:\n{output[-3000:]}"
+    return int(match.group(1))
+
+
 def run_site_playbook(request, host_name, tmp_path, extra_vars, tags=()):
     """Run playbooks/site.yml against one host with extra vars; return (rc, output). Lab only.
 

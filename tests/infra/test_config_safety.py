@@ -7,22 +7,16 @@ only run against lab hosts (mailfort_lab: true).
 """
 from __future__ import annotations
 
-import re
 import smtplib
 
 import pytest
+from lab_hosts import recap_changed
 from lab_hosts import run_site_playbook as _play
 
 # The input checks run on the controller, the same for every distribution, and
 # the Postfix gate is tested on each distribution by test_postfix_check.py:
 # `make test` runs this file on the first distribution's lab only.
 pytestmark = [pytest.mark.usefixtures("lab_only"), pytest.mark.distro_independent]
-
-
-def _recap_changed(output, host_name):
-    match = re.search(rf"^{re.escape(host_name)}\s*:.*changed=(\d+)", output, re.MULTILINE)
-    assert match, f"no play recap for {host_name}:\n{output[-3000:]}"
-    return int(match.group(1))
 
 
 BAD_INPUTS = {
@@ -78,7 +72,7 @@ def test_bad_input_is_refused_before_any_host_change(case, host, host_name, bad_
     rc, output = bad_input_runs[case]
     assert rc != 0, f"{case}: the play succeeded:\n{output[-3000:]}"
     assert named in output, f"{case}: the failure does not name {named!r}:\n{output[-3000:]}"
-    assert _recap_changed(output, host_name) == 0, f"{case}: the host was changed:\n{output[-3000:]}"
+    assert recap_changed(output, host_name) == 0, f"{case}: the host was changed:\n{output[-3000:]}"
     assert host.file("/etc/postfix/main.cf").sha256sum == main_cf_before
 
 

@@ -19,13 +19,12 @@ Lab only: reconfigures the host.
 from __future__ import annotations
 
 import base64
-import re
 import ssl
 import tempfile
 import time
 
 import pytest
-from lab_hosts import PORT_MODES, PROJECT_DIR, container_addresses, group_host, run_site_playbook
+from lab_hosts import PORT_MODES, PROJECT_DIR, container_addresses, group_host, recap_changed, run_site_playbook
 from smtp_probe import connect
 
 # certbot is 2.1 on Debian 12 and 4.0 on Debian 13: not distribution independent,
@@ -65,12 +64,6 @@ def _converge(request, host_name, tmp_path_factory, extra_vars):
     started = time.monotonic()
     rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"), extra_vars, TLS_ONLY)
     return rc, output, time.monotonic() - started
-
-
-def _recap_changed(output: str, host_name: str) -> int:
-    match = re.search(rf"^{re.escape(host_name)}\s+: ok=\d+\s+changed=(\d+)", output, re.M)
-    assert match, output[-3000:]
-    return int(match.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +123,7 @@ def test_http01_issues_and_both_submission_ports_present_it(request, host, host_
 def test_a_second_converge_changes_nothing(request, host_name, tmp_path_factory, acme_vars, acme_lab):
     rc, output, took = _converge(request, host_name, tmp_path_factory, {**acme_vars, "tls_acme_challenge": "http-01"})
     assert rc == 0, output[-4000:]
-    assert _recap_changed(output, host_name) == 0, output[-4000:]
+    assert recap_changed(output, host_name) == 0, output[-4000:]
     print(f"second converge (no issuance) took {took:.1f}s")
 
 
