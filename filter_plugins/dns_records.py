@@ -40,8 +40,21 @@ def _host_entry(host: object, index: int) -> dict:
         "addresses": host.get("addresses"),
         "dkim_keys": host.get("dkim_keys"),
         "dkim_retired": list_or_fail(host.get("dkim_retired"), f"{where}: dkim_retired"),
-        "tlsa": host.get("tlsa"),
+        "tlsa": _tlsa_values(host.get("tlsa"), f"{where}: tlsa"),
     }
+
+
+def _tlsa_values(value: object, where: str) -> list[str] | None:
+    """The host's TLSA values: one (its key) or, during a key rollover, two (its key and the next).
+
+    None (a host outside the play) stays None; '' or [] is no TLSA record."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else list_or_fail(value, where)
+    for item in values:
+        if not isinstance(item, str):
+            raise AnsibleFilterError(f"{where}: {excerpt(item)} is not TLSA record data")
+    return list(dict.fromkeys(item for item in values if item))
 
 
 def _spf_spec(settings: Mapping, domain: str, servers: list[dict]) -> dict:
@@ -137,7 +150,7 @@ def _domain_records(domain: str, servers: list[dict], settings: Mapping) -> dict
         if entry["tlsa"] is None:
             preserve.append(name)
         elif entry["tlsa"]:
-            records.append({"name": name, "type": "TLSA", "values": [entry["tlsa"]]})
+            records.append({"name": name, "type": "TLSA", "values": entry["tlsa"]})
     return {
         "records": _merged(domain, records),
         "retired": retired,

@@ -25,6 +25,10 @@ SUBMISSION_SERVICES = ("submission", "submissions")
 TLS_CERTIFICATE_PATH = "/etc/mailfort/tls/server.crt"
 TLS_KEY_PATH = "/etc/mailfort/tls/server.key"
 
+# The public half of the next key during a key rollover (tls_key_rollover):
+# dns_records publishes its TLSA record beside the current key's.
+TLS_NEXT_PUBLIC_KEY_PATH = "/etc/mailfort/tls/next-key.pub"
+
 # mailfort_controller_dir's default: this folder beside the ansible.cfg in
 # use, or beside the playbook when there is none.
 CONTROLLER_DIR_NAME = ".cache"
@@ -35,6 +39,7 @@ SHARED = {
     "submission_services": list(SUBMISSION_SERVICES),
     "tls_certificate_path": TLS_CERTIFICATE_PATH,
     "tls_key_path": TLS_KEY_PATH,
+    "tls_next_public_key_path": TLS_NEXT_PUBLIC_KEY_PATH,
 }
 
 

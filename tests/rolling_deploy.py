@@ -40,6 +40,10 @@ NETWORK = "mailfort-lab"
 WORK = ROOT / ".cache" / "rolling"
 PROBE_INTERVAL = 0.5
 PROBE_LIMIT = 600
+# How long a greeting may take. A stopped or restarting Postfix refuses at once, so a long wait
+# only forgives a slow answer (CI runs this beside the verify step, two cores under full load: a
+# 3 s limit failed once there), never a missing one.
+GREETING_TIMEOUT = 10
 INVENTORIES = ["-i", "inventories/lab", "-i", ".cache/lab/fleet.yml"]
 
 
@@ -52,8 +56,8 @@ def _address(host: str) -> str:
 def _greeting(address: str) -> str:
     """The server's 220 line on port 25, or the error ('error: ...')."""
     try:
-        with socket.create_connection((address, 25), timeout=3) as conn:
-            conn.settimeout(3)
+        with socket.create_connection((address, 25), timeout=GREETING_TIMEOUT) as conn:
+            conn.settimeout(GREETING_TIMEOUT)
             line = conn.makefile("rb").readline().decode("ascii", "replace").strip()
             conn.sendall(b"QUIT\r\n")
             return line
@@ -62,7 +66,7 @@ def _greeting(address: str) -> str:
 
 
 class Probe(threading.Thread):
-    """Greets every server in turn until stopped; keeps (time, host, greeting)."""
+    """Greets every server in turn until stopped; keeps (time, host, greeting, seconds it took)."""
 
     def __init__(self, addresses: dict[str, str]):
         super().__init__(daemon=True)
@@ -72,7 +76,9 @@ class Probe(threading.Thread):
         start = time.monotonic()
         while not self.stopping.is_set() and time.monotonic() - start < PROBE_LIMIT:
             for host, address in self.addresses.items():
-                self.seen.append((time.monotonic(), host, _greeting(address)))
+                moment = time.monotonic()
+                line = _greeting(address)
+                self.seen.append((moment, host, line, time.monotonic() - moment))
             self.stopping.wait(PROBE_INTERVAL)
 
 
@@ -97,15 +103,29 @@ def _rollout(extra: list[str], log: str, addresses: dict[str, str]) -> tuple[int
     finally:
         probe.stopping.set()
         probe.join()
+    start = probe.seen[0][0] if probe.seen else 0
+    (WORK / log.replace(".log", "-probe.tsv")).write_text(
+        "".join(f"{moment - start:.2f}\t{host}\t{took:.2f}\t{line}\n" for moment, host, line, took in probe.seen))
     return rc, output, probe
 
 
 def _first_seen(probe: Probe, marker: str) -> dict[str, float]:
     first: dict[str, float] = {}
-    for moment, host, line in probe.seen:
+    for moment, host, line, _ in probe.seen:
         if marker in line:
             first.setdefault(host, moment)
     return first
+
+
+def _missed(probe: Probe) -> list[tuple[str, str, str]]:
+    """Probes without a 220 greeting: (host, seconds into the rollout, what came instead)."""
+    start = probe.seen[0][0] if probe.seen else 0
+    return [(host, f"{moment - start:.1f} s", line) for moment, host, line, _ in probe.seen
+            if not line.startswith("220 ")]
+
+
+def _slowest(probe: Probe) -> float:
+    return max((took for *_, took in probe.seen), default=0.0)
 
 
 def write_junit(path: Path, checks: list[tuple[str, bool, str, float]]) -> None:
@@ -175,12 +195,13 @@ def _run(junit: Path | None, restore: bool = True) -> int:
            f"first seen: {order}")
     overlap = [(host, later) for i, host in enumerate(HOSTS) for later in HOSTS[i + 1:]
                if host in first and any(h == later and marker in line and t <= first[host]
-                                        for t, h, line in probe.seen)]
+                                        for t, h, line, _ in probe.seen)]
     report(not overlap, "no server changed before the one ahead of it had finished", str(overlap))
-    missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
-    per_host = {host: sum(1 for _, h, _ in probe.seen if h == host) for host in HOSTS}
+    missed = _missed(probe)
+    per_host = {host: sum(1 for _, h, _, _ in probe.seen if h == host) for host in HOSTS}
     report(not missed and min(per_host.values()) > 10, "every server answered every probe with 220 during the rollout",
-           f"{len(missed)} missed, e.g. {missed[:3]}, per host {per_host}", f"{sum(per_host.values())} probes")
+           f"{len(missed)} missed, e.g. {missed[:3]}, per host {per_host}",
+           f"{sum(per_host.values())} probes, slowest {_slowest(probe):.1f} s")
 
     # 3. A change that breaks the second server: the rollout stops there.
     broken = WORK / "broken.yml"
@@ -203,9 +224,9 @@ def _run(junit: Path | None, restore: bool = True) -> int:
            after["mailfort-lab-3"])
     headers = output.count("PLAY [Mail submission servers]")
     report(headers == 2, "no batch started after the failed one", f"{headers} batches")
-    missed = [(host, line) for _, host, line in probe.seen if not line.startswith("220 ")]
-    report(not missed, "every server kept answering 220 during the failed rollout", str(missed[:3]),
-           f"{len(probe.seen)} probes")
+    missed = _missed(probe)
+    report(not missed, "every server kept answering 220 during the failed rollout",
+           f"{len(missed)} missed, e.g. {missed[:3]}", f"{len(probe.seen)} probes, slowest {_slowest(probe):.1f} s")
 
     # 4. Back to the greeting the servers had.
     if restore:

@@ -36,7 +36,7 @@ def read_report(path: Path) -> list[dict]:
             "outcome": kinds[0] if kinds else "passed",
             "seconds": float(case.get("time", 0) or 0),
             "file": classname.rsplit(".", 1)[-1] if "." in classname else classname,
-            "message": next((child.get("message", "") for child in case if child.tag == "skipped"), ""),
+            "message": next((child.get("message", "") for child in case if child.tag in kinds[:1]), ""),
         })
     return cases
 
@@ -156,6 +156,12 @@ def judge(junit: Path, timings: Path, scenario: str, distros: list[str], mutatio
                             "suite faster before adding to it (CI's hard limit is 90 minutes)")
     if counts["failed"]:
         problems.append(f"{counts['failed']} test(s) failed")
+        # Named here, at the end of the run, where a truncated CI log still shows them.
+        for name, cases in sorted(reports.items()):
+            for case in cases:
+                if case["outcome"] in ("failure", "error"):
+                    first = (case["message"].strip().splitlines() or [""])[0][:300]
+                    problems.append(f"  failed in {name}: {case['id']}: {first}")
     return out, problems, counts
 
 

@@ -101,8 +101,11 @@ TSIG = {"tls_acme_challenge": "dns-01", "tls_acme_dns_server": "192.0.2.53", "tl
 
 @pytest.mark.parametrize("extra", [{}, TSIG, {**TSIG, "tls_acme_dns_server": "2001:db8::53",
                                               "tls_hostnames": ["*.example.com", HOST]},
-                                   {"tls_acme_reuse_key": False, "dns_records_tlsa": False}],
-                         ids=["http-01", "dns-01", "dns-01-wildcard-ipv6", "new-key-without-tlsa"])
+                                   {"tls_acme_reuse_key": False, "dns_records_tlsa": False},
+                                   {"tls_key_rollover": "prepare"},
+                                   {"tls_key_rollover": "switch", "tls_key_rollover_dns_server": "192.0.2.53"}],
+                         ids=["http-01", "dns-01", "dns-01-wildcard-ipv6", "new-key-without-tlsa", "rollover-prepare",
+                              "rollover-switch"])
 def test_valid_acme_input_passes(run_playbook, extra):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc == 0, out
@@ -118,14 +121,24 @@ def test_valid_acme_input_passes(run_playbook, extra):
     ({**TSIG, "tls_acme_dns_key_algorithm": "hmac-sha3"}, ["tls_acme_dns_key_algorithm"]),
     ({"tls_acme_challenge": "tls-alpn-01"}, ["tls_acme_challenge"]),
     ({"tls_acme_reuse_key": False, "dns_records_tlsa": True}, ["tls_acme_reuse_key: false", "dns_records_tlsa"]),
+    ({"tls_key_rollover": "now"}, ["tls_key_rollover", "prepare, switch"]),
+    ({"tls_key_rollover": "switch"}, ["tls_key_rollover: switch needs tls_key_rollover_dns_server"]),
+    ({"tls_key_rollover": "prepare", "tls_acme_reuse_key": False, "dns_records_tlsa": False},
+     ["tls_key_rollover needs tls_acme_reuse_key: true"]),
 ], ids=["no-url", "http-url", "contact", "wildcard-http-01", "webroot", "dns-server-name", "tsig-algorithm",
-        "challenge", "new-key-under-tlsa"])
+        "challenge", "new-key-under-tlsa", "rollover-value", "rollover-switch-without-server",
+        "rollover-without-reuse-key"])
 def test_bad_acme_input_is_named(run_playbook, extra, needles):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc != 0, out
     for needle in needles:
         assert needle in out, out
     assert TSIG["tls_acme_dns_key_secret"] not in out, "a refused ACME input printed the TSIG secret"
+
+
+def test_a_key_rollover_needs_acme(run_playbook):
+    rc, out = run_playbook(PLAYBOOK, {"tls_source": "lab_ca", "tls_hostnames": [HOST], "tls_key_rollover": "prepare"})
+    assert rc != 0 and "tls_key_rollover: prepare needs tls_source: acme (got lab_ca)" in out, out
 
 
 def test_empty_hostnames_are_rejected(run_playbook):

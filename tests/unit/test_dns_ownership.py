@@ -185,6 +185,19 @@ def test_retired_selectors_and_tlsa_land_where_they_belong(filters, rsa_pems):
     assert records[("new._domainkey.example.com.", "TXT")][0].startswith('"v=DKIM1; k=rsa; p=')
 
 
+def test_a_key_rollover_publishes_the_current_and_the_next_tlsa_once_each(filters):
+    result = filters["dns_records_domain_records"](
+        [host("a", "mx1.example.com", tlsa=["3 1 1 abcd", "3 1 1 ef01", "3 1 1 abcd", ""])], SETTINGS)
+    assert by_key(result)[("_25._tcp.mx1.example.com.", "TLSA")] == ["3 1 1 abcd", "3 1 1 ef01"]
+    empty = filters["dns_records_domain_records"]([host("a", "mx1.example.com", tlsa=[])], SETTINGS)
+    assert ("_25._tcp.mx1.example.com.", "TLSA") not in by_key(empty)
+
+
+def test_tlsa_data_that_is_not_text_is_refused_naming_the_host(filters):
+    with pytest.raises(AnsibleFilterError, match=re.escape("host a: tlsa: 311 is not TLSA record data")):
+        filters["dns_records_domain_records"]([host("a", "mx1.example.com", tlsa=[311])], SETTINGS)
+
+
 @pytest.fixture(scope="module")
 def rsa_pems():
     return [public_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()) for _ in range(2)]

@@ -99,6 +99,9 @@ def test_a_failure_or_error_is_red(run):
     _, problems, counts = run()
     assert counts["failed"] == 2
     assert "2 test(s) failed" in problems
+    # Each failed test is named with its message, at the end where a cut CI log still shows it.
+    assert "  failed in unit.xml: test_relay::test_a: boom" in problems
+    assert "  failed in unit.xml: test_relay::test_b: boom" in problems
 
 
 def test_over_budget_is_red(run):

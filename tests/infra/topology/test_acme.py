@@ -12,15 +12,22 @@ input checks of every role first; the lab's own source is put back at the end):
 4. Renewal: certbot's timer is on; a forced renewal (certbot renew, as the
    timer runs it) installs the new certificate and reloads: a session opened
    before it goes on, a new one sees the new certificate with the same key.
-5. The CA down: a converge that needs a certificate fails with a message
+5. A key rollover (tls_key_rollover) with dns_records_tlsa: the next key's
+   TLSA record is published before any certificate uses the key (a switch
+   before that, or before tls_key_rollover_wait, is refused), and while the
+   switch converges a probe compares, every second, the key served on port 25
+   with the TLSA records the lab BIND answers: one always matches.
+6. The CA down: a converge that needs a certificate fails with a message
    naming the directory, and the host keeps serving its certificate.
 Lab only: reconfigures the host.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import ssl
 import tempfile
+import threading
 import time
 
 import pytest
@@ -32,6 +39,8 @@ from smtp_probe import connect
 pytestmark = [pytest.mark.usefixtures("lab_only"), pytest.mark.last_distro_only]
 
 TLS_ONLY = ["tls"]
+ROLLOVER_TAGS = ["tls", "dns_records"]
+NEXT_PUBLIC_KEY = "/etc/mailfort/tls/next-key.pub"
 LIVE = "/etc/letsencrypt/live/mailfort"
 RENEWAL_CONF = "/etc/letsencrypt/renewal/mailfort.conf"
 
@@ -78,6 +87,8 @@ def acme_lab(request, host, host_name, tmp_path_factory):
     rc, output, _ = _converge(request, host_name, tmp_path_factory, {})
     assert rc == 0, output[-3000:]
     assert not host.file(RENEWAL_CONF).exists, "certbot still renews the ACME certificate after leaving tls_source acme"
+    assert not host.file(NEXT_PUBLIC_KEY).exists and not host.file("/etc/mailfort/acme/next.key").exists, \
+        "the next key of a finished rollover must go with tls_key_rollover: \"\""
 
 
 def _served(address: str, port: int, server_name: str, context: ssl.SSLContext) -> bytes:
@@ -172,6 +183,107 @@ def test_renewal_reloads_and_an_open_session_goes_on(host, acme_vars, acme_lab, 
     assert host.run("systemctl start certbot.service").rc == 0
     assert host.check_output("systemctl show -P Result certbot.service") == "success"
     assert _serial(host) == serial
+
+
+def _spki_tlsa(der_cert: bytes) -> str:
+    """3 1 1 data of a DER certificate's key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    spki = x509.load_der_x509_certificate(der_cert).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "3 1 1 " + hashlib.sha256(spki).hexdigest()
+
+
+def _published_tlsa(ns_address: str, name: str) -> set[str]:
+    """The TLSA records the lab BIND answers for name (asked directly, no cache)."""
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+    response = dns.query.tcp(dns.message.make_query(name, dns.rdatatype.TLSA), ns_address, timeout=10)
+    return {f"{r.usage} {r.selector} {r.mtype} {r.cert.hex()}" for rrset in response.answer for r in rrset}
+
+
+def _served_on_25(address: str, server_name: str) -> bytes:
+    """The certificate port 25 presents after STARTTLS (any issuer: only its key is compared)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    smtp = connect(address, 25, "starttls", context, server_name)
+    try:
+        return smtp.sock.getpeercert(binary_form=True)
+    finally:
+        smtp.close()
+
+
+class _DaneProbe(threading.Thread):
+    """Every second: the key served on 25 and the TLSA records in DNS; keeps (served, published)."""
+
+    def __init__(self, address, server_name, ns_address, name):
+        super().__init__(daemon=True)
+        self.args, self.seen, self.stopping = (address, server_name, ns_address, name), [], threading.Event()
+
+    def run(self):
+        address, server_name, ns_address, name = self.args
+        while not self.stopping.is_set():
+            served = _spki_tlsa(_served_on_25(address, server_name))
+            self.seen.append((served, _published_tlsa(ns_address, name)))
+            self.stopping.wait(1.0)
+
+
+def test_a_key_rollover_publishes_the_next_tlsa_before_the_switch(request, host, host_name, ns, tmp_path_factory,
+                                                                  acme_vars, acme_lab, probe_address, server_name):
+    ns_address = acme_vars["tls_acme_dns_server"]
+    name = f"_25._tcp.{server_name}."
+    # The run is limited to the mail server: the update server is given as an operator writes it.
+    rollover = {**acme_vars, "tls_acme_challenge": "dns-01", "dns_records_nsupdate_server": ns_address}
+    old = _spki_tlsa(_served_on_25(probe_address, server_name))
+
+    # A switch with no prepared key (and no wait): the role makes the next key, but its record
+    # is not in DNS: refused, the host keeps its key.
+    rc, output, _ = _converge(request, host_name, tmp_path_factory,
+                              {**rollover, "tls_key_rollover": "switch", "tls_key_rollover_wait": 0})
+    assert rc != 0, "a switch before the next key's TLSA record is published must be refused"
+    assert "switch refused" in output and "is not published at " + name[:-1] in output, output[-3000:]
+    assert "less than tls_key_rollover_wait" not in output, output[-3000:]
+    assert _spki_tlsa(_served_on_25(probe_address, server_name)) == old
+    next_tlsa = host.check_output(f"openssl pkey -pubin -in {NEXT_PUBLIC_KEY} -outform DER | sha256sum")
+    next_tlsa = "3 1 1 " + next_tlsa.split()[0]
+    assert next_tlsa != old and next_tlsa not in _published_tlsa(ns_address, name)
+
+    # prepare, with the DNS play, publishes the next key's record beside the current one.
+    started = time.monotonic()
+    rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"),
+                                   {**rollover, "tls_key_rollover": "prepare"}, ROLLOVER_TAGS)
+    assert rc == 0, output[-4000:]
+    print(f"rollover prepare (tls + dns_records) took {time.monotonic() - started:.1f}s")
+    assert _published_tlsa(ns_address, name) == {old, next_tlsa}
+    # Published just now: the default wait (twice the TTL, 7200 s here) has not passed.
+    rc, output, _ = _converge(request, host_name, tmp_path_factory, {**rollover, "tls_key_rollover": "switch"})
+    assert rc != 0, "a switch before tls_key_rollover_wait has passed must be refused"
+    assert "less than tls_key_rollover_wait (7200 s)" in output, output[-3000:]
+    assert "is not published" not in output, output[-3000:]
+
+    probe = _DaneProbe(probe_address, server_name, ns_address, name)
+    probe.start()
+    started = time.monotonic()
+    try:
+        rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"),
+                                       {**rollover, "tls_key_rollover": "switch", "tls_key_rollover_wait": 0},
+                                       ROLLOVER_TAGS)
+    finally:
+        probe.stopping.set()
+        probe.join()
+    assert rc == 0, output[-4000:]
+    print(f"rollover switch (tls + dns_records, certbot with the next key) took {time.monotonic() - started:.1f}s,"
+          f" {len(probe.seen)} probes")
+    unmatched = [(served[:20], sorted(p[:20] for p in published)) for served, published in probe.seen
+                 if served not in published]
+    assert not unmatched, f"a served key without a published TLSA record: {unmatched[:3]}"
+    assert {served for served, _ in probe.seen} == {old, next_tlsa}, "the probe must see both keys served"
+    assert _spki_tlsa(_served_on_25(probe_address, server_name)) == next_tlsa
+    # After the switch the old key's record is gone.
+    assert _published_tlsa(ns_address, name) == {next_tlsa}
+
+    # The step after switch (tls_key_rollover: "") is the module's last converge (acme_lab).
 
 
 def test_the_ca_down_fails_the_converge_clearly_and_the_certificate_stays(request, host, host_name, ns,
