@@ -7,8 +7,7 @@
 # collections/ansible_collections/mailfort/mail is the collection's source:
 # galaxy.yml, meta/runtime.yml, README.md, and symlinks to the repository's
 # roles/, playbooks/, filter_plugins/ (as plugins/filter/), module_utils/ (as
-# plugins/module_utils/), the dns_records
-# role's library/ (as plugins/modules/), CHANGELOG.md and LICENSE. The build copies
+# plugins/module_utils/), modules/ (as plugins/modules/), CHANGELOG.md and LICENSE. The build copies
 # that tree with the links resolved, leaves the lab-only roles and playbooks
 # out, and runs ansible-galaxy on the copy. No file is rewritten: the roles
 # already call their filters and each other by FQCN.
@@ -25,9 +24,6 @@ cp -RL "$source/." "$stage/"
 # LAB ONLY content stays in the repository: the lab's roles (sink, nameserver,
 # resolver) and the playbooks that converge the lab or make its CA.
 rm -rf "$stage"/roles/lab_* "$stage/playbooks/lab.yml" "$stage/playbooks/lab-ca.yml"
-# The dns_records role's module ships once, as plugins/modules/ (a collection
-# role cannot embed modules).
-rm -rf "$stage/roles/dns_records/library"
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 # A collection's playbook names are identifiers: playbooks/dns-records.yml is
 # mailfort.mail.dns_records.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Who owns which DNS value and what a domain's records are: all without DNS.
 
-plan() of roles/dns_records/library/mailfort_dns_rrsets.py decides what one
+plan() of modules/mailfort_dns_rrsets.py decides what one
 UPDATE adds and deletes; dns_records_domain_records (filter_plugins/dns_records.py)
 computes a domain's records from every host serving it. SPF's limits (spf_limits)
 are tested with the other SPF filters in test_dns_spf.py.
@@ -19,7 +19,7 @@ from dns_helpers import public_pem
 from hypothesis import given
 from hypothesis import strategies as st
 
-MODULE = Path(__file__).resolve().parents[2] / "roles" / "dns_records" / "library" / "mailfort_dns_rrsets.py"
+MODULE = Path(__file__).resolve().parents[2] / "modules" / "mailfort_dns_rrsets.py"
 _spec = importlib.util.spec_from_file_location("mailfort_dns_rrsets", MODULE)
 rrsets = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rrsets)

@@ -68,9 +68,9 @@ added: {description: "Values added, C(name type value).", type: list, returned: 
 deleted: {description: "Values deleted, C(name type value).", type: list, returned: always}
 """
 
-import hashlib  # noqa: E402
+import hashlib
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
 
 REGISTRY_PREFIX = "mailfort "
 
