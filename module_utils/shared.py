@@ -25,6 +25,11 @@ SUBMISSION_SERVICES = ("submission", "submissions")
 TLS_CERTIFICATE_PATH = "/etc/mailfort/tls/server.crt"
 TLS_KEY_PATH = "/etc/mailfort/tls/server.key"
 
+# The ECDSA certificate and key beside those, with tls_acme_key_type both
+# (Postfix serves either, by what the client supports).
+TLS_ECDSA_CERTIFICATE_PATH = "/etc/mailfort/tls/server-ecdsa.crt"
+TLS_ECDSA_KEY_PATH = "/etc/mailfort/tls/server-ecdsa.key"
+
 # The public half of the next key during a key rollover (tls_key_rollover):
 # dns_records publishes its TLSA record beside the current key's.
 TLS_NEXT_PUBLIC_KEY_PATH = "/etc/mailfort/tls/next-key.pub"
@@ -40,6 +45,8 @@ SHARED = {
     "tls_certificate_path": TLS_CERTIFICATE_PATH,
     "tls_key_path": TLS_KEY_PATH,
     "tls_next_public_key_path": TLS_NEXT_PUBLIC_KEY_PATH,
+    "tls_ecdsa_certificate_path": TLS_ECDSA_CERTIFICATE_PATH,
+    "tls_ecdsa_key_path": TLS_ECDSA_KEY_PATH,
 }
 
 

@@ -43,6 +43,8 @@ BAD_INPUTS = {
         {"mailfort_client_access": {"submission": ["any", "10.89.60.0/24"], "submissions": "any"}},
         "mixes 'any' with networks"),
     "firewall without a management port": ({"firewall_management_ports": []}, "firewall_management_ports"),
+    "ECDSA certificate without its key": ({"postfix_tls_ecdsa_cert_file": "/etc/mailfort/tls/server-ecdsa.crt"},
+                                          "postfix_tls_ecdsa_key_file"),
 }
 
 

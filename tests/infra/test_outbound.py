@@ -46,6 +46,10 @@ def restore_direct_delivery(request, host, host_name, tmp_path_factory):
     rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("restore"), {}, POSTFIX_ONLY)
     host.run(f"rm -f {SMARTHOST_CA}")
     assert rc == 0, output[-3000:]
+    # Without credentials the role leaves no smarthost password on the host.
+    leftovers = host.run("ls /etc/postfix/mailfort/relay_password "
+                         "/etc/postfix/mailfort-staging/mailfort/relay_password")
+    assert leftovers.stdout.strip() == "", f"the smarthost password stayed on the host: {leftovers.stdout}"
 
 
 def _relay_through_the_sink(request, host, host_name, tmp_path, sink, smarthost_user, smarthost_ca, port):

@@ -103,9 +103,10 @@ TSIG = {"tls_acme_challenge": "dns-01", "tls_acme_dns_server": "192.0.2.53", "tl
                                               "tls_hostnames": ["*.example.com", HOST]},
                                    {"tls_acme_reuse_key": False, "dns_records_tlsa": False},
                                    {"tls_key_rollover": "prepare"},
-                                   {"tls_key_rollover": "switch", "tls_key_rollover_dns_server": "192.0.2.53"}],
+                                   {"tls_key_rollover": "switch", "tls_key_rollover_dns_server": "192.0.2.53"},
+                                   {"tls_acme_key_type": "both"}],
                          ids=["http-01", "dns-01", "dns-01-wildcard-ipv6", "new-key-without-tlsa", "rollover-prepare",
-                              "rollover-switch"])
+                              "rollover-switch", "both-key-types"])
 def test_valid_acme_input_passes(run_playbook, extra):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc == 0, out
@@ -125,9 +126,11 @@ def test_valid_acme_input_passes(run_playbook, extra):
     ({"tls_key_rollover": "switch"}, ["tls_key_rollover: switch needs tls_key_rollover_dns_server"]),
     ({"tls_key_rollover": "prepare", "tls_acme_reuse_key": False, "dns_records_tlsa": False},
      ["tls_key_rollover needs tls_acme_reuse_key: true"]),
+    ({"tls_key_rollover": "prepare", "tls_acme_key_type": "both"}, ["tls_key_rollover changes one key"]),
+    ({"tls_acme_key_type": "dsa"}, ["tls_acme_key_type", "rsa, ecdsa, both"]),
 ], ids=["no-url", "http-url", "contact", "wildcard-http-01", "webroot", "dns-server-name", "tsig-algorithm",
         "challenge", "new-key-under-tlsa", "rollover-value", "rollover-switch-without-server",
-        "rollover-without-reuse-key"])
+        "rollover-without-reuse-key", "rollover-with-both-key-types", "key-type"])
 def test_bad_acme_input_is_named(run_playbook, extra, needles):
     rc, out = run_playbook(PLAYBOOK, {**ACME, **extra})
     assert rc != 0, out

@@ -17,7 +17,11 @@ input checks of every role first; the lab's own source is put back at the end):
    before that, or before tls_key_rollover_wait, is refused), and while the
    switch converges a probe compares, every second, the key served on port 25
    with the TLSA records the lab BIND answers: one always matches.
-6. The CA down: a converge that needs a certificate fails with a message
+6. Both key types (tls_acme_key_type both): a second, ECDSA certificate;
+   on 465 and 587 a client that offers only ECDSA suites gets it, one that
+   offers only RSA suites the RSA one, each verifying against pebble's root,
+   and both keys have a TLSA record.
+7. The CA down: a converge that needs a certificate fails with a message
    naming the directory, and the host keeps serving its certificate.
 Lab only: reconfigures the host.
 """
@@ -84,9 +88,13 @@ def acme_lab(request, host, host_name, tmp_path_factory):
     # pebble forgets every account when it restarts (the CA-down test stops it): the host's
     # account with it is gone, so a later run on this lab registers a new one.
     host.run("rm -rf /etc/letsencrypt/accounts")
-    rc, output, _ = _converge(request, host_name, tmp_path_factory, {})
+    # The lab's source again, also for Postfix (it served the ECDSA pair too) and the TLSA records.
+    address = container_addresses(ns.backend.get_hostname()).get(4)
+    rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"),
+                                   {"dns_records_nsupdate_server": address}, ["tls", "postfix", "dns_records"])
     assert rc == 0, output[-3000:]
     assert not host.file(RENEWAL_CONF).exists, "certbot still renews the ACME certificate after leaving tls_source acme"
+    assert not host.file(RENEWAL_CONF.replace("mailfort.conf", "mailfort-ecdsa.conf")).exists
     assert not host.file(NEXT_PUBLIC_KEY).exists and not host.file("/etc/mailfort/acme/next.key").exists, \
         "the next key of a finished rollover must go with tls_key_rollover: \"\""
 
@@ -195,12 +203,17 @@ def _spki_tlsa(der_cert: bytes) -> str:
 
 
 def _published_tlsa(ns_address: str, name: str) -> set[str]:
-    """The TLSA records the lab BIND answers for name (asked directly, no cache)."""
+    """The TLSA records the lab BIND answers for name (asked directly, no cache), as 'u s m hex'."""
+    return set(_published(ns_address, name, "TLSA"))
+
+
+def _published(ns_address: str, name: str, rdtype: str) -> list[str]:
+    """The values of name/rdtype the lab BIND answers."""
     import dns.message
     import dns.query
     import dns.rdatatype
-    response = dns.query.tcp(dns.message.make_query(name, dns.rdatatype.TLSA), ns_address, timeout=10)
-    return {f"{r.usage} {r.selector} {r.mtype} {r.cert.hex()}" for rrset in response.answer for r in rrset}
+    response = dns.query.tcp(dns.message.make_query(name, dns.rdatatype.from_text(rdtype)), ns_address, timeout=10)
+    return [r.to_text() for rrset in response.answer for r in rrset]
 
 
 def _served_on_25(address: str, server_name: str) -> bytes:
@@ -256,6 +269,9 @@ def test_a_key_rollover_publishes_the_next_tlsa_before_the_switch(request, host,
     assert rc == 0, output[-4000:]
     print(f"rollover prepare (tls + dns_records) took {time.monotonic() - started:.1f}s")
     assert _published_tlsa(ns_address, name) == {old, next_tlsa}
+    # A run limited to some roles still publishes the DKIM keys it did not converge (it reads them).
+    dkim_name = host.check_output("awk '!/^#/ && NF {print $1; exit}' /etc/opendkim/key_table")
+    assert _published(ns_address, dkim_name + ".", "TXT"), f"the --tags run deleted {dkim_name}"
     # Published just now: the default wait (twice the TTL, 7200 s here) has not passed.
     rc, output, _ = _converge(request, host_name, tmp_path_factory, {**rollover, "tls_key_rollover": "switch"})
     assert rc != 0, "a switch before tls_key_rollover_wait has passed must be refused"
@@ -284,6 +300,40 @@ def test_a_key_rollover_publishes_the_next_tlsa_before_the_switch(request, host,
     assert _published_tlsa(ns_address, name) == {next_tlsa}
 
     # The step after switch (tls_key_rollover: "") is the module's last converge (acme_lab).
+
+
+def _served_with(address: str, port: int, server_name: str, context: ssl.SSLContext, suite: str) -> bytes:
+    """The certificate served to a TLS 1.2 client that offers only `suite` (its signature algorithm picks the key)."""
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(suite)
+    return _served(address, port, server_name, context)
+
+
+def test_both_key_types_give_each_client_the_certificate_it_supports(request, host, host_name, ns, tmp_path_factory,
+                                                                      acme_vars, acme_lab, probe_address, server_name):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    ns_address = acme_vars["tls_acme_dns_server"]
+    started = time.monotonic()
+    rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"),
+                                   {**acme_vars, "tls_acme_challenge": "dns-01", "tls_acme_key_type": "both",
+                                    "dns_records_nsupdate_server": ns_address}, ["tls", "postfix", "dns_records"])
+    assert rc == 0, output[-4000:]
+    print(f"both key types (a second certificate, Postfix and DNS) took {time.monotonic() - started:.1f}s")
+    assert host.file(RENEWAL_CONF.replace("mailfort.conf", "mailfort-ecdsa.conf")).exists
+    served = {}
+    for port in (465, 587):
+        for kind, suite, key_class in (("ecdsa", "ECDHE-ECDSA-AES128-GCM-SHA256", ec.EllipticCurvePublicKey),
+                                       ("rsa", "ECDHE-RSA-AES128-GCM-SHA256", rsa.RSAPublicKey)):
+            # Verified against pebble's root: each chain is complete.
+            der = _served_with(probe_address, port, server_name, _pebble_context(host, acme_vars), suite)
+            assert isinstance(x509.load_der_x509_certificate(der).public_key(), key_class), \
+                f"port {port}: a client offering only {suite} did not get the {kind} certificate"
+            served[port, kind] = der
+    assert served[465, "ecdsa"] == served[587, "ecdsa"] and served[465, "rsa"] == served[587, "rsa"]
+    # Both keys are pinned in DNS.
+    assert _published_tlsa(ns_address, f"_25._tcp.{server_name}.") == {
+        _spki_tlsa(served[465, "ecdsa"]), _spki_tlsa(served[465, "rsa"])}
 
 
 def test_the_ca_down_fails_the_converge_clearly_and_the_certificate_stays(request, host, host_name, ns,
