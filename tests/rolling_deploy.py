@@ -44,6 +44,8 @@ PROBE_LIMIT = 600
 # only forgives a slow answer (CI runs this beside the verify step, two cores under full load: a
 # 3 s limit failed once there), never a missing one.
 GREETING_TIMEOUT = 10
+# After a rollout, how long the probe may wait for the last server's new greeting.
+SETTLE = 20
 INVENTORIES = ["-i", "inventories/lab", "-i", ".cache/lab/fleet.yml"]
 
 
@@ -95,11 +97,19 @@ def _banner(host: str) -> str:
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
-def _rollout(extra: list[str], log: str, addresses: dict[str, str]) -> tuple[int, str, Probe]:
+def _rollout(extra: list[str], log: str, addresses: dict[str, str], marker: str = "") -> tuple[int, str, Probe]:
+    """Run the rollout while the probe greets every server. With a marker, the probe goes on after
+    the playbook (up to SETTLE seconds) until every server has greeted with it: the last server's
+    reload comes at the very end of the run, and smtpd processes started before it may still
+    answer a probe or two with the old greeting."""
     probe = Probe(addresses)
     probe.start()
     try:
         rc, output = _playbook("--tags", "postfix", *extra, log=log)
+        settle_until = time.monotonic() + SETTLE
+        while rc == 0 and marker and time.monotonic() < settle_until and \
+                set(_first_seen(probe, marker)) != set(addresses):
+            time.sleep(PROBE_INTERVAL)
     finally:
         probe.stopping.set()
         probe.join()
@@ -184,7 +194,7 @@ def _run(junit: Path | None, restore: bool = True) -> int:
     marker = f"rollout-{int(time.time())}"
     change = json.dumps({"postfix_main_cf_host": {"smtpd_banner": f"$myhostname ESMTP {marker}"}})
     started = time.monotonic()
-    rc, output, probe = _rollout(["-e", change], "rollout.log", addresses)
+    rc, output, probe = _rollout(["-e", change], "rollout.log", addresses, marker)
     took = time.monotonic() - started
     report(rc == 0, "rollout with serial=1 finished", output[-2000:], f"{took:.0f} s")
     batches = output.count("PLAY [Mail submission servers]")

@@ -247,7 +247,9 @@ def test_a_key_rollover_publishes_the_next_tlsa_before_the_switch(request, host,
     ns_address = acme_vars["tls_acme_dns_server"]
     name = f"_25._tcp.{server_name}."
     # The run is limited to the mail server: the update server is given as an operator writes it.
-    rollover = {**acme_vars, "tls_acme_challenge": "dns-01", "dns_records_nsupdate_server": ns_address}
+    # TLSA on whatever the inventory says (the production example leaves it off).
+    rollover = {**acme_vars, "tls_acme_challenge": "dns-01", "dns_records_nsupdate_server": ns_address,
+                "dns_records_tlsa": True}
     old = _spki_tlsa(_served_on_25(probe_address, server_name))
 
     # A switch with no prepared key (and no wait): the role makes the next key, but its record
@@ -317,7 +319,8 @@ def test_both_key_types_give_each_client_the_certificate_it_supports(request, ho
     started = time.monotonic()
     rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("acme"),
                                    {**acme_vars, "tls_acme_challenge": "dns-01", "tls_acme_key_type": "both",
-                                    "dns_records_nsupdate_server": ns_address}, ["tls", "postfix", "dns_records"])
+                                    "dns_records_nsupdate_server": ns_address, "dns_records_tlsa": True},
+                                   ["tls", "postfix", "dns_records"])
     assert rc == 0, output[-4000:]
     print(f"both key types (a second certificate, Postfix and DNS) took {time.monotonic() - started:.1f}s")
     assert host.file(RENEWAL_CONF.replace("mailfort.conf", "mailfort-ecdsa.conf")).exists
