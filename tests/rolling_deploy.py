@@ -72,10 +72,10 @@ class Probe(threading.Thread):
 
     def __init__(self, addresses: dict[str, str]):
         super().__init__(daemon=True)
-        self.addresses, self.seen, self.stopping = addresses, [], threading.Event()
+        self.addresses, self.seen, self.stopping, self.started = addresses, [], threading.Event(), 0.0
 
     def run(self):
-        start = time.monotonic()
+        start = self.started = time.monotonic()
         while not self.stopping.is_set() and time.monotonic() - start < PROBE_LIMIT:
             for host, address in self.addresses.items():
                 moment = time.monotonic()
@@ -113,9 +113,9 @@ def _rollout(extra: list[str], log: str, addresses: dict[str, str], marker: str 
     finally:
         probe.stopping.set()
         probe.join()
-    start = probe.seen[0][0] if probe.seen else 0
     (WORK / log.replace(".log", "-probe.tsv")).write_text(
-        "".join(f"{moment - start:.2f}\t{host}\t{took:.2f}\t{line}\n" for moment, host, line, took in probe.seen))
+        "".join(f"{moment - probe.started:.2f}\t{host}\t{took:.2f}\t{line}\n"
+                for moment, host, line, took in probe.seen))
     return rc, output, probe
 
 
@@ -129,8 +129,7 @@ def _first_seen(probe: Probe, marker: str) -> dict[str, float]:
 
 def _missed(probe: Probe) -> list[tuple[str, str, str]]:
     """Probes without a 220 greeting: (host, seconds into the rollout, what came instead)."""
-    start = probe.seen[0][0] if probe.seen else 0
-    return [(host, f"{moment - start:.1f} s", line) for moment, host, line, _ in probe.seen
+    return [(host, f"{moment - probe.started:.1f} s", line) for moment, host, line, _ in probe.seen
             if not line.startswith("220 ")]
 
 

@@ -99,9 +99,10 @@ def acme_lab(request, host, host_name, tmp_path_factory):
         "the next key of a finished rollover must go with tls_key_rollover: \"\""
 
 
-def _served(address: str, port: int, server_name: str, context: ssl.SSLContext) -> bytes:
-    """The DER leaf certificate the server presents on 465 (implicit TLS) or 587 (STARTTLS), verified."""
-    smtp = connect(address, port, PORT_MODES[port], context, server_name)
+def _served(address: str, port: int, server_name: str, context: ssl.SSLContext, mode: str = "") -> bytes:
+    """The DER leaf certificate the server presents on 465 (implicit TLS) or 587 (STARTTLS), verified
+    as the context says; mode "starttls" for port 25."""
+    smtp = connect(address, port, mode or PORT_MODES[port], context, server_name)
     try:
         return smtp.sock.getpeercert(binary_form=True)
     finally:
@@ -220,11 +221,7 @@ def _served_on_25(address: str, server_name: str) -> bytes:
     """The certificate port 25 presents after STARTTLS (any issuer: only its key is compared)."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    smtp = connect(address, 25, "starttls", context, server_name)
-    try:
-        return smtp.sock.getpeercert(binary_form=True)
-    finally:
-        smtp.close()
+    return _served(address, 25, server_name, context, "starttls")
 
 
 class _DaneProbe(threading.Thread):
