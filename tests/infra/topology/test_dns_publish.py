@@ -59,6 +59,29 @@ class Zone:
         return {b"".join(rdata.strings).decode() for rrset in response.answer if rrset.rdtype.name == "TXT"
                 for rdata in rrset}
 
+    def rrset(self, name: str, rtype: str) -> tuple[int, list[str]]:
+        """(TTL, values in presentation form) of one record set."""
+        import dns.message
+        import dns.query
+
+        response = dns.query.tcp(dns.message.make_query(name, rtype), self.address, timeout=10)
+        for rrset in response.answer:
+            if rrset.rdtype.name == rtype:
+                return rrset.ttl, [rdata.to_text() for rdata in rrset]
+        return 0, []
+
+    def replace(self, name: str, rtype: str, ttl: int, values: list[str]) -> None:
+        """Put `values` (presentation form) in place of the whole record set."""
+        import dns.query
+        import dns.rcode
+        import dns.update
+
+        update = dns.update.UpdateMessage(self.zone, keyring=self.keyring, keyname=self.key_name,
+                                          keyalgorithm=self.algorithm)
+        update.replace(name, ttl, rtype, *values)
+        response = dns.query.tcp(update, self.address, timeout=10)
+        assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+
     def change(self, add=(), delete=()):
         import dns.query
         import dns.rcode
@@ -74,13 +97,18 @@ class Zone:
         assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
 
 
-@pytest.fixture(scope="module")
-def zone(request, lab_only):
-    nameserver = group_host(request, "nameservers", "publishing is checked against the lab nameserver")
+def lab_zone(request) -> Zone:
+    """The lab zone on the lab nameserver, or skip without one."""
+    nameserver = group_host(request, "nameservers", "no lab nameserver to check against")
     variables = nameserver.inventory_vars
     return Zone(global_addresses(nameserver)[4], variables.get("lab_dns_zone", "lab.test"),
                 variables["lab_dns_update_key_name"], variables["lab_dns_update_key_secret"],
                 variables["lab_dns_update_key_algorithm"])
+
+
+@pytest.fixture(scope="module")
+def zone(request, lab_only):
+    return lab_zone(request)
 
 
 @pytest.fixture(scope="module")
