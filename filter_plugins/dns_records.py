@@ -57,26 +57,41 @@ def _tlsa_values(value: object, where: str) -> list[str] | None:
     return list(dict.fromkeys(item for item in values if item))
 
 
+def _addresses(entry: dict, domain: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """A serving host's addresses (dns_records_host_addresses), checked; unknown ones fail naming the host."""
+    if entry["addresses"] is None:
+        raise AnsibleFilterError(
+            f"{_WHERE}: {entry['host']} serves {domain} but its addresses are unknown "
+            "(not in the play and no facts): set dns_records_host_addresses for it in the inventory, "
+            "or include it in the play")
+    found = []
+    for address in list_or_fail(entry["addresses"], f"{entry['host']}: dns_records_host_addresses"):
+        try:
+            found.append(ipaddress.ip_address(str(address)))
+        except ValueError as exc:
+            raise AnsibleFilterError(
+                f"{_WHERE}: {entry['host']}: dns_records_host_addresses: {address!r} is not an IP address") from exc
+    return found
+
+
 def _spf_spec(settings: Mapping, domain: str, servers: list[dict]) -> dict:
     """The SPF spec from the settings, with every serving host's addresses if spf_host_addresses is on."""
     spec = dict(settings.get("spf") or {})
     if settings.get("spf_host_addresses") is not True:
         return spec
     for entry in servers:
-        if entry["addresses"] is None:
-            raise AnsibleFilterError(
-                f"{_WHERE}: {entry['host']} serves {domain} but its addresses are unknown "
-                "(not in the play and no facts): set dns_records_host_addresses for it in the inventory, "
-                "or include it in the play")
-        for address in list_or_fail(entry["addresses"], f"{entry['host']}: dns_records_host_addresses"):
-            try:
-                version = ipaddress.ip_address(str(address)).version
-            except ValueError as exc:
-                raise AnsibleFilterError(
-                    f"{_WHERE}: {entry['host']}: dns_records_host_addresses: {address!r} is not an IP address") from exc
-            key = f"ip{version}"
+        for address in _addresses(entry, domain):
+            key = f"ip{address.version}"
             spec[key] = list(dict.fromkeys([*list_or_fail(spec.get(key), f"spf {key}"), str(address)]))
     return spec
+
+
+def _mta_sts_host_records(apex: str, domain: str, servers: list[dict]) -> list[dict]:
+    """A/AAAA of mta-sts.DOMAIN: every host serving the domain serves its policy (role mta_sts)."""
+    addresses = [address for entry in servers for address in _addresses(entry, domain)]
+    return [{"name": f"mta-sts.{apex}", "type": rtype, "values": values}
+            for rtype, values in (("A", [str(a) for a in addresses if a.version == 4]),
+                                  ("AAAA", [str(a) for a in addresses if a.version == 6])) if values]
 
 
 def _dkim_values(domain: str, servers: list[dict], preserve: list[str]) -> dict[str, str]:
@@ -141,6 +156,8 @@ def _domain_records(domain: str, servers: list[dict], settings: Mapping) -> dict
         policy = mta_sts_policy(settings["mta_sts_mode"], sorted({e["mx_host"] for e in servers}),
                                 settings.get("mta_sts_max_age", 604800))
         records.append(_txt(f"_mta-sts.{apex}", mta_sts_record(mta_sts_id(policy)), "v=STSv1"))
+        if settings.get("mta_sts_serve"):
+            records += _mta_sts_host_records(apex, domain, servers)
     if settings.get("tlsrpt_rua"):
         records.append(_txt(f"_smtp._tls.{apex}", tlsrpt_record(settings["tlsrpt_rua"]), "v=TLSRPTv1"))
     for entry in servers:

@@ -152,6 +152,22 @@ def test_two_hosts_for_one_domain_give_two_mx_and_one_spf_covering_both(filters)
     assert [r["exclusive"] for r in result["example.com"]["records"] if r["type"] == "TXT"][:1] == ["v=spf1"]
 
 
+def test_serving_mta_sts_publishes_the_policy_host_at_every_serving_host(filters):
+    hosts = [host("a", "mx1.example.com"), host("b", "mx2.example.com", ["192.0.2.20", "2001:db8::20"])]
+    records = by_key(filters["dns_records_domain_records"](hosts, {**SETTINGS, "mta_sts_serve": True}))
+    assert records[("mta-sts.example.com.", "A")] == ["192.0.2.10", "192.0.2.20"]
+    assert records[("mta-sts.example.com.", "AAAA")] == ["2001:db8::20"]
+    # Served elsewhere (the default of the filter), or no MTA-STS at all: no policy host records.
+    assert ("mta-sts.example.com.", "A") not in by_key(filters["dns_records_domain_records"](hosts, SETTINGS))
+    off = {**SETTINGS, "mta_sts_mode": "", "mta_sts_serve": True}
+    assert ("mta-sts.example.com.", "A") not in by_key(filters["dns_records_domain_records"](hosts, off))
+    unknown = re.escape("b serves example.com but its addresses are unknown")
+    with pytest.raises(AnsibleFilterError, match=unknown):
+        filters["dns_records_domain_records"]([host("a", "mx1.example.com"), host("b", "mx2.example.com",
+                                                                                  addresses=None)],
+                                              {**SETTINGS, "spf_host_addresses": False, "mta_sts_serve": True})
+
+
 def test_a_host_outside_the_play_without_addresses_fails_naming_it(filters):
     unknown = re.escape("mx2-host serves example.com but its addresses are unknown")
     with pytest.raises(AnsibleFilterError, match=unknown):

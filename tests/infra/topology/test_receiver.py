@@ -14,6 +14,9 @@ sends to the mail server.
   is refused at its SMTP stage (5xx) and genuine mail still arrives.
 - DANE: the lab zone is DNSSEC-signed; the receiver delivers to the mail server
   only while the published TLSA record matches its key, and defers otherwise.
+- MTA-STS: the receiver fetches the policy from https://mta-sts.DOMAIN through
+  lab DNS and checks it against RFC 8461 and the DNS it sees; a changed policy
+  is served before its new id is published.
 
 Every record a test changes is restored. Without a receiver (make lab, real
 hosts) these tests are skipped.
@@ -321,3 +324,100 @@ def test_dane_a_wrong_tlsa_record_makes_the_receiver_defer(receiver, host, mailb
     # With the right record back, the deferred message goes out on the next attempt.
     receiver.check_output(f"postqueue -i {queue_id}")
     assert in_maildir(host, mailbox[1], token, 30), f"message {token} stayed deferred with the right TLSA record"
+
+
+# Runs on the receiver: fetch a domain's MTA-STS policy as a sending MTA does
+# (RFC 8461 3.3: HTTPS, certificate valid for mta-sts.DOMAIN, no redirects).
+FETCH_POLICY = r"""
+import json, ssl, sys, urllib.request
+domain, ca_file = sys.argv[1:3]
+context = ssl.create_default_context(cafile=ca_file)
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=context))
+with opener.open(f"https://mta-sts.{domain}/.well-known/mta-sts.txt", timeout=10) as response:
+    print(json.dumps({"status": response.status, "type": response.headers.get("Content-Type", ""),
+                      "body": response.read().decode()}))
+"""
+RECEIVER_CA = "/tmp/mailfort-lab-ca.crt"
+
+
+@pytest.fixture(scope="module")
+def mta_sts_domain(host_vars, person):
+    if not host_vars.get("dns_records_mta_sts_mode") or host_vars.get("dns_records_mta_sts_serve") is False:
+        pytest.skip("the mail server serves no MTA-STS policy (dns_records_mta_sts_mode)")
+    return person["senders"][0].split("@")[1]
+
+
+def mta_sts_seen(receiver, ca_file, domain: str) -> tuple[dict, str]:
+    """(policy as fetched by the receiver through lab DNS, the _mta-sts TXT it resolves)."""
+    import json
+    from pathlib import Path
+
+    from lab_hosts import put_file
+
+    put_file(receiver, RECEIVER_CA, Path(ca_file).read_bytes())
+    fetched = json.loads(receiver.check_output(f"python3 -c '{FETCH_POLICY}' {domain} {RECEIVER_CA}"))
+    flush_resolver(receiver)
+    txt = receiver.check_output(f"dig +short TXT _mta-sts.{domain} @127.0.0.1").strip()
+    return fetched, txt.strip('"')
+
+
+def _policy_fields(body: str) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for line in body.replace("\r\n", "\n").splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), []).append(value.strip())
+    return fields
+
+
+def _mx_matches(pattern: str, host: str) -> bool:
+    """RFC 8461 4.1: an exact name, or "*." matching exactly one leftmost label."""
+    host = host.rstrip(".").lower()
+    if pattern.startswith("*."):
+        return host.partition(".")[2] == pattern[2:].lower()
+    return host == pattern.lower()
+
+
+def test_mta_sts_policy_is_served_over_https_and_agrees_with_dns(receiver, ca_file, host_vars, mta_sts_domain):
+    fetched, txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
+    assert fetched["status"] == 200 and fetched["type"].startswith("text/plain"), fetched
+    fields = _policy_fields(fetched["body"])
+    assert fields.get("version") == ["STSv1"], fetched["body"]
+    assert fields.get("mode") == [host_vars["dns_records_mta_sts_mode"]], fetched["body"]
+    assert 0 <= int(fields["max_age"][0]) <= 31557600, fetched["body"]
+    mx_hosts = [line.split()[1] for line in receiver.check_output(
+        f"dig +short MX {mta_sts_domain} @127.0.0.1").splitlines() if line.strip()]
+    assert mx_hosts, f"no MX for {mta_sts_domain}"
+    for mx in mx_hosts:
+        assert any(_mx_matches(pattern, mx) for pattern in fields.get("mx", [])), (mx, fetched["body"])
+    assert re.fullmatch(r"v=STSv1; id=[A-Za-z0-9]{1,32}", txt), txt
+
+
+def test_mta_sts_id_changes_with_the_policy_and_is_published_after_it_is_served(
+        request, host_name, tmp_path, receiver, ca_file, host_vars, zone, mta_sts_domain):
+    before, before_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
+    mode = host_vars["dns_records_mta_sts_mode"]
+    other = "enforce" if mode != "enforce" else "testing"
+
+    def _converge(value):
+        rc, output = run_site_playbook(request, host_name, tmp_path, {
+            "dns_records_mta_sts_mode": value, "dns_records_nsupdate_server": zone.address}, ["dns_records"])
+        assert rc == 0, output[-3000:]
+        return output
+
+    try:
+        output = _converge(other)
+        # The run checks the new policy is served, then publishes the record that points senders at it.
+        served, published = output.find("Check that each policy is served"), output.find(
+            "Publish the records by dynamic update")
+        assert 0 <= served < published, output[-3000:]
+        after, after_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
+        assert _policy_fields(after["body"])["mode"] == [other], after["body"]
+        assert after_txt != before_txt, "the policy changed but its id did not"
+    finally:
+        _converge(mode)
+    # The same policy again: the id it had before, exactly.
+    restored, restored_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
+    assert (restored["body"], restored_txt) == (before["body"], before_txt)
