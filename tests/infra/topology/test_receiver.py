@@ -217,36 +217,6 @@ def test_a_published_dkim_key_that_does_not_match_fails_dkim_at_the_receiver(gen
     assert zone.rrset(name, "TXT") == (ttl, published)
 
 
-@pytest.fixture
-def dmarc_reject(request, host_name, tmp_path, receiver, zone):
-    """The DMARC rollout's last phase, published by the product (site.yml --tags dns_records); undone after.
-    (A run limited to the mail server has no facts of the nameserver: its address comes from here.)"""
-    def _converge(phase):
-        rc, output = run_site_playbook(request, host_name, tmp_path, {
-            "dns_records_dmarc_phase": phase, "dns_records_nsupdate_server": zone.address}, ["dns_records"])
-        assert rc == 0, output[-3000:]
-        flush_resolver(receiver)
-
-    _converge("reject")
-    yield
-    _converge("none")
-
-
-def test_with_dmarc_reject_the_receiver_refuses_the_forgery_and_takes_genuine_mail(
-        dmarc_reject, zone, outsider, receiver, receiver_address, person, probe_address, tls_context, server_name):
-    domain = person["senders"][0].split("@")[1]
-    assert any(value.startswith("v=DMARC1; p=reject") for value in zone.txt(f"_dmarc.{domain}.")), \
-        zone.txt(f"_dmarc.{domain}.")
-    token = uuid.uuid4().hex
-    reply = inject(outsider.host, f"ceo@{domain}", "judge@receiver.test", receiver_address, forged(token, domain))
-    assert reply.startswith("550 5.7.1") and "rejected by DMARC policy" in reply, reply
-    assert receiver.run(f"grep -rl -- {token} {MAILDIR}").stdout.strip() == ""
-    token = uuid.uuid4().hex
-    assert _send(probe_address, 465, tls_context, server_name, person, person["senders"][0],
-                 f"judge-{token}@receiver.test", token) == {}
-    assert verdicts(stored(receiver, token)) == {"spf": "pass", "dkim": "pass", "dmarc": "pass"}
-
-
 @pytest.fixture(scope="module")
 def mailbox(test_accounts):
     """An address of ours with a mailbox: where the receiver, as a sender, delivers."""
@@ -395,29 +365,54 @@ def test_mta_sts_policy_is_served_over_https_and_agrees_with_dns(receiver, ca_fi
     assert re.fullmatch(r"v=STSv1; id=[A-Za-z0-9]{1,32}", txt), txt
 
 
-def test_mta_sts_id_changes_with_the_policy_and_is_published_after_it_is_served(
-        request, host_name, tmp_path, receiver, ca_file, host_vars, zone, mta_sts_domain):
-    before, before_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
-    mode = host_vars["dns_records_mta_sts_mode"]
-    other = "enforce" if mode != "enforce" else "testing"
+# Last in the module: one converge publishes the rollout's next steps, one puts the lab's back.
+@pytest.fixture(scope="module")
+def rollout(request, host_name, tmp_path_factory, receiver, zone, host_vars, ca_file, person):
+    """The next steps of a rollout, published by the product (site.yml --tags dns_records) in one run:
+    DMARC p=reject and, when the host serves MTA-STS, the other policy mode. Undone after, and the
+    MTA-STS policy and id must then be exactly what they were."""
+    domain = person["senders"][0].split("@")[1]
+    mode = host_vars.get("dns_records_mta_sts_mode") if host_vars.get("dns_records_mta_sts_serve", True) else ""
+    other = ("enforce" if mode != "enforce" else "testing") if mode else ""
+    before = mta_sts_seen(receiver, ca_file, domain) if mode else None
 
-    def _converge(value):
-        rc, output = run_site_playbook(request, host_name, tmp_path, {
-            "dns_records_mta_sts_mode": value, "dns_records_nsupdate_server": zone.address}, ["dns_records"])
+    def _converge(changes):
+        # A run limited to the mail server has no facts of the nameserver: its address comes from here.
+        rc, output = run_site_playbook(request, host_name, tmp_path_factory.mktemp("rollout"), {
+            **changes, "dns_records_nsupdate_server": zone.address}, ["dns_records"])
         assert rc == 0, output[-3000:]
+        flush_resolver(receiver)
         return output
 
-    try:
-        output = _converge(other)
-        # The run checks the new policy is served, then publishes the record that points senders at it.
-        served, published = output.find("Check that each policy is served"), output.find(
-            "Publish the records by dynamic update")
-        assert 0 <= served < published, output[-3000:]
-        after, after_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
-        assert _policy_fields(after["body"])["mode"] == [other], after["body"]
-        assert after_txt != before_txt, "the policy changed but its id did not"
-    finally:
-        _converge(mode)
-    # The same policy again: the id it had before, exactly.
-    restored, restored_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
-    assert (restored["body"], restored_txt) == (before["body"], before_txt)
+    output = _converge({"dns_records_dmarc_phase": "reject", **({"dns_records_mta_sts_mode": other} if mode else {})})
+    yield {"output": output, "domain": domain, "other": other, "before": before}
+    _converge({})
+    if mode:
+        assert mta_sts_seen(receiver, ca_file, domain) == before, "the lab's MTA-STS policy or id did not come back"
+
+
+def test_with_dmarc_reject_the_receiver_refuses_the_forgery_and_takes_genuine_mail(
+        rollout, zone, outsider, receiver, receiver_address, person, probe_address, tls_context, server_name):
+    domain = rollout["domain"]
+    assert any(value.startswith("v=DMARC1; p=reject") for value in zone.txt(f"_dmarc.{domain}.")), \
+        zone.txt(f"_dmarc.{domain}.")
+    token = uuid.uuid4().hex
+    reply = inject(outsider.host, f"ceo@{domain}", "judge@receiver.test", receiver_address, forged(token, domain))
+    assert reply.startswith("550 5.7.1") and "rejected by DMARC policy" in reply, reply
+    assert receiver.run(f"grep -rl -- {token} {MAILDIR}").stdout.strip() == ""
+    token = uuid.uuid4().hex
+    assert _send(probe_address, 465, tls_context, server_name, person, person["senders"][0],
+                 f"judge-{token}@receiver.test", token) == {}
+    assert verdicts(stored(receiver, token)) == {"spf": "pass", "dkim": "pass", "dmarc": "pass"}
+
+
+def test_mta_sts_id_changes_with_the_policy_and_is_published_after_it_is_served(rollout, receiver, ca_file,
+                                                                                 mta_sts_domain):
+    # The run checked the new policy was served, then published the record that points senders at it.
+    output = rollout["output"]
+    served, published = output.find("Check that each policy is served"), output.find(
+        "Publish the records by dynamic update")
+    assert 0 <= served < published, output[-3000:]
+    after, after_txt = mta_sts_seen(receiver, ca_file, mta_sts_domain)
+    assert _policy_fields(after["body"])["mode"] == [rollout["other"]], after["body"]
+    assert after_txt != rollout["before"][1], "the policy changed but its id did not"
