@@ -44,12 +44,7 @@ class Zone:
         self.key_name, self.algorithm = dns.name.from_text(key_name), dns.name.from_text(algorithm)
 
     def values(self, name: str, rtype: str) -> set[str]:
-        import dns.message
-        import dns.query
-
-        query = dns.message.make_query(name, rtype)
-        response = dns.query.tcp(query, self.address, timeout=10)
-        return {rdata.to_text() for rrset in response.answer if rrset.rdtype.name == rtype for rdata in rrset}
+        return set(self.rrset(name, rtype)[1])
 
     def txt(self, name: str) -> set[str]:
         import dns.message
