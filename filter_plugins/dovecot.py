@@ -13,8 +13,9 @@ from ansible_collections.mailfort.mail.plugins.module_utils.validate import is_a
 _ARGON2_PARAMS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 1}
 _SCHEMES = ("ARGON2ID", "SHA512-CRYPT")
 _SCHEME_PREFIX = re.compile(r"^\{([A-Z0-9.-]+)\}(.*)$", re.DOTALL)
-_ACCOUNT_KEYS = frozenset(("name", "password", "senders", "mailbox", "kind"))
+_ACCOUNT_KEYS = frozenset(("name", "password", "senders", "mailbox", "kind", "auth"))
 _KINDS = ("person", "application")
+_AUTHS = ("password", "token", "both")
 _SETTING_NAME = re.compile(r"^[A-Za-z0-9_.:/-]+(?: [^\s{}\"]+|\s\"[^\"]*\")?$")
 
 
@@ -82,6 +83,18 @@ def dovecot_password_problems(password: str, name: str, min_length: int = 12, co
     return problems
 
 
+def dovecot_account_auth(account: Mapping, application_default: str = "password") -> str:
+    """How an account logs in: its `auth`, else application_default for an application account, else password."""
+    if not isinstance(account, Mapping):
+        raise AnsibleFilterError(f"dovecot_account_auth expects an account mapping, got {type(account).__name__}")
+    if application_default not in _AUTHS:
+        raise AnsibleFilterError(
+            f"dovecot_application_auth must be one of {', '.join(_AUTHS)}, got {application_default!r}")
+    if "auth" in account:
+        return account["auth"]
+    return application_default if account.get("kind", "person") == "application" else "password"
+
+
 def dovecot_account_problems(accounts: Sequence, variable: str = "dovecot_accounts") -> list:
     """List structural problems in a list of mailfort accounts, naming the variable and account."""
     if isinstance(accounts, (str, Mapping)) or not isinstance(accounts, Sequence):
@@ -105,7 +118,13 @@ def dovecot_account_problems(accounts: Sequence, variable: str = "dovecot_accoun
             problems.append(f"{where}: duplicate account name {name!r}")
         else:
             seen.add(name.lower())
-        if not isinstance(account.get("password"), str) or not account.get("password"):
+        auth = account.get("auth", "password")
+        if auth not in _AUTHS:
+            problems.append(f"{where}: auth must be one of {', '.join(_AUTHS)}, got {auth!r}")
+        if auth == "token":
+            if "password" in account:
+                problems.append(f"{where}: an account with auth token has no password (it would never be used)")
+        elif not isinstance(account.get("password"), str) or not account.get("password"):
             problems.append(f"{where}: password must be a non-empty string")
         senders = account.get("senders", [])
         if isinstance(senders, str) or not isinstance(senders, Sequence):
@@ -171,6 +190,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "dovecot_account_auth": dovecot_account_auth,
             "dovecot_account_problems": dovecot_account_problems,
             "dovecot_conf": dovecot_conf,
             "dovecot_password_hash": dovecot_password_hash,

@@ -43,6 +43,12 @@ BAD_INPUTS = {
         {"mailfort_client_access": {"submission": ["any", "10.89.60.0/24"], "submissions": "any"}},
         "mixes 'any' with networks"),
     "firewall without a management port": ({"firewall_management_ports": []}, "firewall_management_ports"),
+    "debug logging with token logins": ({"dovecot_config": {"auth_debug": True}},
+                                        "dovecot_oauth2_debug_logging_accepted"),
+    "token accounts without an endpoint": ({"dovecot_oauth2_introspection_url": ""},
+                                           "need dovecot_oauth2_introspection_url"),
+    "plain http endpoint off loopback": ({"dovecot_oauth2_introspection_url": "http://idp.example.com/introspect"},
+                                         "dovecot_oauth2_introspection_url must be an https URL"),
     "ECDSA certificate without its key": ({"postfix_tls_ecdsa_cert_file": "/etc/mailfort/tls/server-ecdsa.crt"},
                                           "postfix_tls_ecdsa_key_file"),
 }

@@ -133,12 +133,37 @@ def test_accounts_valid(filters):
     ([{"name": "a@lab.test", "password": "x", "mailbox": "yes"}], "mailbox must be true or false"),
     ([{"name": "a@lab.test", "password": "x", "quota": 1}], "unknown keys"),
     ([{"name": "a@lab.test", "password": "x"}, {"name": "A@lab.test", "password": "y"}], "duplicate"),
+    ([{"name": "a@lab.test", "password": "x", "auth": "oauth"}], "auth must be one of"),
+    ([{"name": "a@lab.test", "auth": "both"}], "password must be a non-empty string"),
+    ([{"name": "a@lab.test", "password": "x", "auth": "token"}], "an account with auth token has no password"),
 ])
 def test_accounts_problems_name_variable_and_account(filters, accounts, needle):
     problems = filters["dovecot_account_problems"](accounts, "mailfort_accounts")
     assert any(needle in p for p in problems), problems
     assert all(p.startswith("mailfort_accounts") for p in problems)
     assert not any("'x'" in p for p in problems)
+
+
+def test_a_token_account_needs_no_password(filters):
+    assert filters["dovecot_account_problems"]([{"name": "app@lab.test", "kind": "application", "auth": "token"}]) == []
+
+
+@pytest.mark.parametrize("account, default, expected", [
+    ({"name": "a@lab.test"}, "token", "password"),
+    ({"name": "a@lab.test", "kind": "application"}, "token", "token"),
+    ({"name": "a@lab.test", "kind": "application"}, "password", "password"),
+    ({"name": "a@lab.test", "kind": "application", "auth": "both"}, "token", "both"),
+    ({"name": "a@lab.test", "auth": "token"}, "password", "token"),
+])
+def test_account_auth_takes_the_account_then_the_application_default(filters, account, default, expected):
+    assert filters["dovecot_account_auth"](account, default) == expected
+
+
+def test_account_auth_refuses_an_unknown_application_default(filters):
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError, match="dovecot_application_auth must be one of"):
+        filters["dovecot_account_auth"]({"name": "a@lab.test"}, "oauth")
 
 
 def test_conf_renders_sections_lists_booleans_and_drops_null(filters):

@@ -20,9 +20,12 @@ ALLOWED = {
     "mailfort_trusted_networks", "firewall_management_networks", "dns_records_nsupdate_server",
     "lab_resolver_nameservers", "lab_controller_networks", "lab_client_networks", "lab_trusted_client_networks",
     "lab_roaming_client_networks", "dns_records_spf_resolver",
-    # test secrets (accounts: lab logins with published passwords; the lab TSIG key)
+    # the lab's token introspection endpoint (lab_oauth2, on the server's loopback)
+    "dovecot_oauth2_introspection_url",
+    # test secrets (accounts: lab logins with published passwords; the lab TSIG key; the lab
+    # introspection endpoint's client)
     "mailfort_accounts", "dns_records_nsupdate_key_name", "dns_records_nsupdate_key_secret",
-    "dns_records_nsupdate_key_algorithm",
+    "dns_records_nsupdate_key_algorithm", "dovecot_oauth2_client_id", "dovecot_oauth2_client_secret",
     # certificate files
     "tls_cert_file", "tls_key_file",
 }
