@@ -63,7 +63,7 @@ def tokens(host, token_login, probe_address, tls_context, server_name):
         _set({})
         return
     good = "lab-reset-" + uuid.uuid4().hex
-    _set({good: {"username": token_login["name"], "active": True}})
+    _set({good: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     smtp = _session(probe_address, 465, tls_context, server_name)
     try:
         assert token_auth(smtp, "XOAUTH2", token_login["name"], good)[-1][0] == 235
@@ -150,7 +150,8 @@ BAD = {
 def test_a_bad_token_gets_the_error_continuation_then_535(case, mechanism, tokens, token_login, probe_address,
                                                          tls_context, server_name):
     bearer = "lab-" + uuid.uuid4().hex
-    entries = {} if case == "unknown" else {bearer: {"username": token_login["name"], "active": True, **BAD[case]}}
+    entries = {} if case == "unknown" else {bearer: {"username": token_login["name"], "active": True, "scope": "smtp",
+                                                     **BAD[case]}}
     tokens(entries)
     smtp = _session(probe_address, 587, tls_context, server_name)
     try:
@@ -169,7 +170,7 @@ def test_an_answer_without_active_is_judged_as_the_readme_says(tokens, token_log
     """RFC 7662 makes "active" mandatory. Dovecot 2.4 refuses an answer without it; Debian 12's 2.3.19 checks
     the value only when the field is there (fixed in 2.3.21), which mailfort cannot change: documented."""
     bearer = "lab-" + uuid.uuid4().hex
-    tokens({bearer: {"username": token_login["name"], "omit_active": True}})
+    tokens({bearer: {"username": token_login["name"], "omit_active": True, "scope": "smtp"}})
     smtp = _session(probe_address, 587, tls_context, server_name)
     try:
         final = token_auth(smtp, "XOAUTH2", token_login["name"], bearer)[-1][0]
@@ -183,9 +184,9 @@ def test_a_token_is_refused_for_any_other_login(who, tokens, token_login, person
                                                 server_name):
     bearer = "lab-" + uuid.uuid4().hex
     if who == "another token login":  # the token is the token account's, presented as the person
-        tokens({bearer: {"username": token_login["name"], "active": True}})
+        tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     else:  # a valid token naming the person, who logs in with a password only
-        tokens({bearer: {"username": person["name"], "active": True}})
+        tokens({bearer: {"username": person["name"], "active": True, "scope": "smtp"}})
     smtp = _session(probe_address, 587, tls_context, server_name)
     try:
         assert token_auth(smtp, "XOAUTH2", person["name"], bearer)[-1][0] == 535
@@ -195,7 +196,7 @@ def test_a_token_is_refused_for_any_other_login(who, tokens, token_login, person
 
 def test_a_token_sent_as_a_plain_password_is_refused(tokens, token_login, probe_address, tls_context, server_name):
     bearer = "lab-" + uuid.uuid4().hex
-    tokens({bearer: {"username": token_login["name"], "active": True}})
+    tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     smtp = _session(probe_address, 587, tls_context, server_name)
     smtp.user, smtp.password = token_login["name"], bearer
     REFUSED[0] += 1
@@ -213,7 +214,7 @@ def test_a_token_sent_as_a_plain_password_is_refused(tokens, token_login, probe_
 def test_token_logins_own_only_their_senders(port, tokens, token_login, person, probe_address, tls_context,
                                              server_name, foreign_domain):
     bearer = "lab-" + uuid.uuid4().hex
-    tokens({bearer: {"username": token_login["name"], "active": True}})
+    tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     smtp = _session(probe_address, port, tls_context, server_name)
     try:
         assert token_auth(smtp, "XOAUTH2", token_login["name"], bearer)[-1][0] == 235
@@ -228,7 +229,7 @@ def test_token_logins_own_only_their_senders(port, tokens, token_login, person, 
 def test_with_the_endpoint_down_the_login_fails_and_nothing_is_relayed(host, tokens, token_login, probe_address,
                                                                        tls_context, server_name, foreign_domain):
     bearer = "lab-" + uuid.uuid4().hex
-    tokens({bearer: {"username": token_login["name"], "active": True}})
+    tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     host.check_output("systemctl stop mailfort-lab-introspect")
     try:
         smtp = _session(probe_address, 587, tls_context, server_name)
@@ -252,7 +253,7 @@ def test_with_the_endpoint_down_the_login_fails_and_nothing_is_relayed(host, tok
 def test_a_token_revoked_at_the_endpoint_is_refused_at_the_next_login(tokens, token_login, probe_address,
                                                                       tls_context, server_name):
     bearer = "lab-" + uuid.uuid4().hex
-    tokens({bearer: {"username": token_login["name"], "active": True}})
+    tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     first = _session(probe_address, 465, tls_context, server_name)
     try:
         assert token_auth(first, "XOAUTH2", token_login["name"], bearer)[-1][0] == 235
@@ -265,3 +266,18 @@ def test_a_token_revoked_at_the_endpoint_is_refused_at_the_next_login(tokens, to
         assert token_auth(second, "XOAUTH2", token_login["name"], bearer)[-1][0] == 535
     finally:
         second.close()
+
+
+def test_a_token_without_the_required_scope_is_refused(host_vars, tokens, token_login, probe_address, tls_context,
+                                                       server_name):
+    required = host_vars.get("dovecot_oauth2_scope") or []
+    if not required:
+        pytest.skip("no dovecot_oauth2_scope in this inventory")
+    other = "lab-" + uuid.uuid4().hex
+    tokens({other: {"username": token_login["name"], "active": True, "scope": "imap profile"}})
+    smtp = _session(probe_address, 587, tls_context, server_name)
+    try:
+        replies = token_auth(smtp, "XOAUTH2", token_login["name"], other)
+    finally:
+        smtp.close()
+    assert replies[-1][0] == 535 and replies[-1][1].startswith("5.7.8"), replies
