@@ -87,9 +87,11 @@ idempotence() {
   echo "idempotent: the second converge changed nothing"
 }
 
-# Check mode (with --diff) on the converged lab must run to the end.
+# Check mode (with --diff) of the real playbook on the converged lab must run to
+# the end (the lab's own plays, lab.yml's, are left out: they are not the product,
+# and CI's CPU is better spent elsewhere).
 check_mode() {
-  ansible-playbook -i "$inventory" --check --diff playbooks/lab.yml >"$logs/$scenario-$distro-check.log" 2>&1
+  ansible-playbook -i "$inventory" --check --diff playbooks/site.yml >"$logs/$scenario-$distro-check.log" 2>&1
 }
 
 # Check mode (with --diff) on a brand-new host, before the first converge, must
