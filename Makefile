@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 
 INVENTORY ?= inventories/production
 
-.PHONY: help deps apt apt-venv venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report diagnose mutate collection ee rolling clean
+.PHONY: help deps apt apt-venv venv images lab lab-down lint unit lab-ca molecule check test audit audit-inventory auth-report diagnose mutate collection ee rolling bench clean
 
 help:
 	@echo "make lab       bring up the lab mail host (podman container mailfort-lab) and converge it"
@@ -33,6 +33,7 @@ help:
 	@echo "make collection   build the mailfort.mail collection: .cache/collection/mailfort-mail-VERSION.tar.gz"
 	@echo "make ee           the execution environment's build context (.cache/ee) for AWX / Automation Controller"
 	@echo "make rolling      three lab mail servers, a change rolled out one at a time while they are probed"
+	@echo "make bench [BENCH_ARGS=--smoke]  benchmarks on lab hosts: figures and ratios in .cache/bench/*.json"
 
 deps: apt venv
 
@@ -118,6 +119,14 @@ LAB_CA := .cache/lab-ca/ca.crt .cache/lab-ca/files/mx.lab.test/fullchain.pem
 lab-ca: $(LAB_CA)
 $(LAB_CA) &: | venv
 	ansible-playbook playbooks/lab-ca.yml
+
+# LAB ONLY benchmarks (bench/README.md): converge and re-run, submission
+# throughput under TLS + AUTH, fleet scaling, faults under load, suite time.
+# Long (about an hour); BENCH_ARGS="--smoke" runs each bench once with tiny
+# counts, BENCH_ARGS="--only throughput" one of them. Figures: .cache/bench/*.json.
+BENCH_ARGS ?=
+bench: deps $(LAB_CA)
+	bench/run.py $(BENCH_ARGS)
 
 # One lab per distro (tests/lab-run.sh: every step timed, destroy always). The
 # mutation proofs run on the first distro only: they are about the tests. That

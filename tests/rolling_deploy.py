@@ -19,10 +19,11 @@
 Every check prints one line; the exit status is non-zero when any fails. The probe only talks to
 the lab's own containers and stops with the rollout (at most PROBE_LIMIT seconds).
 
-usage: tests/rolling_deploy.py [--junit PATH] [--down]
+usage: tests/rolling_deploy.py [--junit PATH] [--down] [--no-restore]
   --junit PATH  also write the checks as a JUnit report (`make test` runs this on the last
                 distro's lab run, tests/lab-run.sh: rolling; MAILFORT_DISTRO picks the image)
   --down        remove the three servers and the sink afterwards (lab/lab.sh down)
+  --no-restore  leave the last greeting as it is (CI's bench smoke runs on these servers next)
 """
 from __future__ import annotations
 
@@ -156,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--junit", type=Path)
     parser.add_argument("--down", action="store_true")
+    parser.add_argument("--no-restore", action="store_true")
     args = parser.parse_args(argv)
     try:
         # The servers go away afterwards: no need to set the greeting back.
-        return _run(args.junit, restore=not args.down)
+        return _run(args.junit, restore=not (args.down or args.no_restore))
     finally:
         if args.down:
             subprocess.run(["lab/lab.sh", "down"], cwd=ROOT, check=False, capture_output=True)

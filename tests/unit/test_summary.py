@@ -141,5 +141,10 @@ def test_a_missing_rolling_report_is_red(run):
                              now=1600, rolling_on="debian13")[1]
     assert any("rolling-debian13.xml is missing" in p for p in problems), problems
     _report(run.junit / "rolling-debian13.xml", {"three lab mail servers converged": "passed"})
+    # The benchmarks' smoke run on the rolling deploy's servers reports too.
+    problems = summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30,
+                             now=1600, rolling_on="debian13")[1]
+    assert any("bench-smoke-debian13.xml is missing" in p for p in problems), problems
+    _report(run.junit / "bench-smoke-debian13.xml", {"a_port25_plain: every message accepted": "passed"})
     assert summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30, now=1600,
                          rolling_on="debian13")[1] == []
