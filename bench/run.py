@@ -194,6 +194,27 @@ def signed_count(run_id: str) -> int:
     return int(out.strip() or 0)
 
 
+def cpu_by_command(container: str = MX) -> dict[str, float]:
+    """CPU seconds used so far by each command in a lab container (processes alive now: an approximation,
+    as processes that exited between two readings are missed)."""
+    out = podman_exec(container, "for f in /proc/[0-9]*/stat; do cat $f 2>/dev/null; echo; done", check=False)
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for line in out.splitlines():
+        match = re.match(r"^(\d+) \((.*)\) \S+ (.*)$", line)
+        if not match:
+            continue
+        fields = match.group(3).split()
+        used[match.group(2)] = used.get(match.group(2), 0.0) + (int(fields[10]) + int(fields[11])) / ticks
+    return used
+
+
+def cpu_profile(before: dict[str, float], after: dict[str, float], top: int = 8) -> dict[str, float]:
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+    return {name: round(value, 2) for name, value in sorted(delta.items(), key=lambda item: -item[1])[:top]
+            if value > 0}
+
+
 def auth_cache_size() -> str:
     return podman_exec(MX, "doveconf -h auth_cache_size", check=False).strip()
 
@@ -225,8 +246,10 @@ def bench_throughput(args) -> dict:
         load(args, spec["mode"], spec["port"], clients, clients, reuse=spec["reuse"], user=spec.get("user", ""),
              host=spec.get("host"), container=spec.get("container"))
         for _ in range(args.repeats):
+            before = cpu_by_command()
             got = load(args, spec["mode"], spec["port"], clients, n, reuse=spec["reuse"], user=spec.get("user", ""),
                        host=spec.get("host"), container=spec.get("container"))
+            got["server_cpu_s_by_command"] = cpu_profile(before, cpu_by_command())
             got.update(sink_count(got["run_id"], got["accepted"]))
             runs.setdefault(name, []).append(got)
             check(f"{name}: every message accepted", got["accepted"] == n, json.dumps(got["refused"]))
@@ -268,7 +291,8 @@ def bench_throughput(args) -> dict:
     for name, got in runs.items():
         entry = {key: figures([g[key] for g in got]) for key in
                  ("msgs_per_s", "latency_p50_ms", "latency_p95_ms", "client_cpu_share")}
-        entry.update(accepted=[g["accepted"] for g in got], refused=[g["refused"] for g in got],
+        entry.update(server_cpu_s_by_command=got[-1]["server_cpu_s_by_command"],
+                     accepted=[g["accepted"] for g in got], refused=[g["refused"] for g in got],
                      lost=sum(g["lost"] for g in got), duplicates=sum(g["duplicates"] for g in got))
         result["scenarios"][name] = entry
     base = result["scenarios"]["a_port25_plain"]["msgs_per_s"]["median"]
