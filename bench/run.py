@@ -153,10 +153,10 @@ def bench_converge(args) -> dict:
 
 # --- throughput ---------------------------------------------------------------------------------
 
-def load(args, mode: str, port: int, clients: int, messages: int, *, reuse: bool, user: str = "",
-         recipient: str = "someone@example.net", sender: str = "alice@lab.test", host: str | None = None,
-         container: str | None = None, extra: list[str] | None = None) -> dict:
-    """One bounded load run from the controller (or from inside a lab container); its JSON result."""
+def start_load(mode: str, port: int, clients: int, messages: int, *, reuse: bool, user: str = "",
+               recipient: str = "someone@example.net", sender: str = "alice@lab.test", host: str | None = None,
+               container: str | None = None, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """Start one bounded load run from the controller (or from inside a lab container); (process, run id)."""
     run_id = "b" + uuid.uuid4().hex[:12]
     command = ["--host", host or address(MX), "--port", str(port), "--mode", mode, "--server-name", SERVER_NAME,
                "--clients", str(clients), "--messages", str(messages), "--sender", sender,
@@ -169,8 +169,22 @@ def load(args, mode: str, port: int, clients: int, messages: int, *, reuse: bool
         command = ["podman", "exec", "--env=SMTPLOAD_PASSWORD", container, "python3", "/root/smtpload.py", *command]
     else:
         command = [sys.executable, str(LOAD), "--cafile", str(CA), *command]
-    _, output, _ = run(command, env=env, timeout=900)
-    return json.loads(output.strip().splitlines()[-1])
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **env})
+    return process, run_id
+
+
+def finish_load(process: subprocess.Popen) -> dict:
+    """Wait for a load run; its JSON result."""
+    stdout, stderr = process.communicate(timeout=900)
+    if process.returncode != 0:
+        raise SystemExit(f"bench: the load client failed (rc {process.returncode}):\n{(stdout + stderr)[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def load(mode: str, port: int, clients: int, messages: int, **options) -> dict:
+    """One bounded load run, waited for: its JSON result."""
+    return finish_load(start_load(mode, port, clients, messages, **options)[0])
 
 
 def sink_count(run_id: str, accepted: int, maildir: str = SINK_MAILDIR, container: str = SINK,
@@ -226,7 +240,7 @@ def auth_cache_size() -> str:
     return podman_exec(MX, "doveconf -h auth_cache_size", check=False).strip()
 
 
-def converge_tags(args, tags: str, *extra: str) -> None:
+def converge_tags(tags: str, *extra: str) -> None:
     run(["ansible-playbook", "-i", "inventories/lab", "--tags", tags, *extra, "playbooks/site.yml"],
         env={"ANSIBLE_FORCE_COLOR": "0"}, timeout=900)
 
@@ -250,11 +264,11 @@ def bench_throughput(args) -> dict:
 
     def measure(name: str, spec: dict) -> None:
         # A warm-up (not measured): Postfix starts its processes, Dovecot fills its caches.
-        load(args, spec["mode"], spec["port"], clients, clients, reuse=spec["reuse"], user=spec.get("user", ""),
+        load(spec["mode"], spec["port"], clients, clients, reuse=spec["reuse"], user=spec.get("user", ""),
              host=spec.get("host"), container=spec.get("container"))
         for _ in range(args.repeats):
             before = cpu_by_command()
-            got = load(args, spec["mode"], spec["port"], clients, n, reuse=spec["reuse"], user=spec.get("user", ""),
+            got = load(spec["mode"], spec["port"], clients, n, reuse=spec["reuse"], user=spec.get("user", ""),
                        host=spec.get("host"), container=spec.get("container"))
             got["server_cpu_s_by_command"] = cpu_profile(before, cpu_by_command())
             got.update(sink_count(got["run_id"], got["accepted"]))
@@ -272,12 +286,12 @@ def bench_throughput(args) -> dict:
         # (e) converges Dovecot twice: not on a lab this run does not own (CI's smoke).
         result["e_587_new_connection_auth_cache_off"] = "not run with --lab-up (it converges Dovecot twice)"
     else:
-        converge_tags(args, "dovecot", "-e", "dovecot_auth_cache_size=0")
+        converge_tags("dovecot", "-e", "dovecot_auth_cache_size=0")
         result["auth_cache_size_e"] = auth_cache_size()
         try:
             measure("e_587_new_connection_auth_cache_off", scenarios["d_587_new_connection_per_message"])
         finally:
-            converge_tags(args, "dovecot")
+            converge_tags("dovecot")
     # Postfix's own client, on the mail server like (a)'s, the same way to the sink.
     count = min(n, 2000)
     subject = "b" + uuid.uuid4().hex[:12]
@@ -314,7 +328,7 @@ def bench_limits(args) -> dict:
     """An untrusted client (the sink host: port 25 only) against the per-client limits."""
     # More than the message rate limit (100 a minute), from more clients than the connection limit (10).
     messages = 120
-    got = load(args, "plain", 25, 12, messages, reuse=True, recipient="alice@lab.test",
+    got = load("plain", 25, 12, messages, reuse=True, recipient="alice@lab.test",
                sender="someone@example.org", container=SINK, extra=["--pause-after-refusal", "0.5"])
     home = podman_exec(MX, "doveadm user -f home alice@lab.test").strip()
     got.update(sink_count(got["run_id"], got["accepted"], maildir=f"{home}/Maildir/new {home}/Maildir/cur",
@@ -370,20 +384,12 @@ def bench_faults(args) -> dict:
         results[distro] = {}
         for fault, command in FAULTS.items():
             messages = 40 if args.smoke else 600
-            run_id = "f" + uuid.uuid4().hex[:12]
-            load_command = [sys.executable, str(LOAD), "--cafile", str(CA), "--host", address(MX), "--port", "587",
-                            "--mode", "starttls", "--server-name", SERVER_NAME, "--clients", "10",
-                            "--messages", str(messages), "--sender", "alice@lab.test",
-                            "--recipient", "someone@example.net", "--run-id", run_id, "--user", "alice@lab.test",
-                            "--pause-after-refusal", "0.2", "--timeout", "20", "--timeline"]
-            process = subprocess.Popen(load_command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True, env={**os.environ,
-                                                       "SMTPLOAD_PASSWORD": lab_password("alice@lab.test")})
+            process, run_id = start_load("starttls", 587, 10, messages, reuse=False, user="alice@lab.test",
+                                         extra=["--pause-after-refusal", "0.2", "--timeout", "20", "--timeline"])
             time.sleep(1.0 if args.smoke else 3.0)
             fault_at = time.time()
             podman_exec(MX, command)
-            stdout, _stderr = process.communicate(timeout=900)
-            got = json.loads(stdout.strip().splitlines()[-1])
+            got = finish_load(process)
             got.update(sink_count(run_id, got["accepted"]))
             signed = signed_count(run_id)
             refusals = got["refused"]

@@ -64,11 +64,9 @@ def tokens(host, token_login, probe_address, tls_context, server_name):
         return
     good = "lab-reset-" + uuid.uuid4().hex
     _set({good: {"username": token_login["name"], "active": True, "scope": "smtp"}})
-    smtp = _session(probe_address, 465, tls_context, server_name)
     try:
-        assert token_auth(smtp, "XOAUTH2", token_login["name"], good)[-1][0] == 235
+        assert _login(probe_address, 465, tls_context, server_name, token_login["name"], good)[-1][0] == 235
     finally:
-        smtp.close()
         _set({})
 
 
@@ -96,6 +94,16 @@ def token_auth(smtp, mechanism: str, user: str, token: str) -> list[tuple[int, s
     if replies[-1][0] != 235:
         REFUSED[0] += 1
     return [(code, text.decode()) for code, text in replies]
+
+
+def _login(probe_address, port, tls_context, server_name, user: str, token: str,
+           mechanism: str = "XOAUTH2") -> list[tuple[int, str]]:
+    """One session that only logs in with a token; its AUTH replies."""
+    smtp = _session(probe_address, port, tls_context, server_name)
+    try:
+        return token_auth(smtp, mechanism, user, token)
+    finally:
+        smtp.close()
 
 
 def _message(sender, recipient, token):
@@ -155,11 +163,7 @@ def test_a_bad_token_gets_the_error_continuation_then_535(case, mechanism, token
     entries = {} if case == "unknown" else {bearer: {"username": token_login["name"], "active": True, "scope": "smtp",
                                                      **BAD[case]}}
     tokens(entries)
-    smtp = _session(probe_address, 587, tls_context, server_name)
-    try:
-        replies = token_auth(smtp, mechanism, token_login["name"], bearer)
-    finally:
-        smtp.close()
+    replies = _login(probe_address, 587, tls_context, server_name, token_login["name"], bearer, mechanism)
     assert [code for code, _ in replies] == [334, 535], replies
     challenge = json.loads(base64.b64decode(replies[0][1]))
     assert challenge.get("status") in ({"401", "invalid_token"} if mechanism == "XOAUTH2" else {"invalid_token"}), \
@@ -173,11 +177,7 @@ def test_an_answer_without_active_is_judged_as_the_readme_says(tokens, token_log
     the value only when the field is there (fixed in 2.3.21), which mailfort cannot change: documented."""
     bearer = "lab-" + uuid.uuid4().hex
     tokens({bearer: {"username": token_login["name"], "omit_active": True, "scope": "smtp"}})
-    smtp = _session(probe_address, 587, tls_context, server_name)
-    try:
-        final = token_auth(smtp, "XOAUTH2", token_login["name"], bearer)[-1][0]
-    finally:
-        smtp.close()
+    final = _login(probe_address, 587, tls_context, server_name, token_login["name"], bearer)[-1][0]
     assert final == (535 if dovecot_24 else 235)
 
 
@@ -189,11 +189,7 @@ def test_a_token_is_refused_for_any_other_login(who, tokens, token_login, person
         tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
     else:  # a valid token naming the person, who logs in with a password only
         tokens({bearer: {"username": person["name"], "active": True, "scope": "smtp"}})
-    smtp = _session(probe_address, 587, tls_context, server_name)
-    try:
-        assert token_auth(smtp, "XOAUTH2", person["name"], bearer)[-1][0] == 535
-    finally:
-        smtp.close()
+    assert _login(probe_address, 587, tls_context, server_name, person["name"], bearer)[-1][0] == 535
 
 
 def test_a_token_sent_as_a_plain_password_is_refused(tokens, token_login, probe_address, tls_context, server_name):
@@ -256,18 +252,10 @@ def test_a_token_revoked_at_the_endpoint_is_refused_at_the_next_login(tokens, to
                                                                       tls_context, server_name):
     bearer = "lab-" + uuid.uuid4().hex
     tokens({bearer: {"username": token_login["name"], "active": True, "scope": "smtp"}})
-    first = _session(probe_address, 465, tls_context, server_name)
-    try:
-        assert token_auth(first, "XOAUTH2", token_login["name"], bearer)[-1][0] == 235
-    finally:
-        first.close()
+    assert _login(probe_address, 465, tls_context, server_name, token_login["name"], bearer)[-1][0] == 235
     tokens({bearer: {"username": token_login["name"], "active": False}})
     # The documented bound is the next login: token answers are not cached.
-    second = _session(probe_address, 465, tls_context, server_name)
-    try:
-        assert token_auth(second, "XOAUTH2", token_login["name"], bearer)[-1][0] == 535
-    finally:
-        second.close()
+    assert _login(probe_address, 465, tls_context, server_name, token_login["name"], bearer)[-1][0] == 535
 
 
 def test_a_token_without_the_required_scope_is_refused(host_vars, tokens, token_login, probe_address, tls_context,
@@ -277,9 +265,5 @@ def test_a_token_without_the_required_scope_is_refused(host_vars, tokens, token_
         pytest.skip("no dovecot_oauth2_scope in this inventory")
     other = "lab-" + uuid.uuid4().hex
     tokens({other: {"username": token_login["name"], "active": True, "scope": "imap profile"}})
-    smtp = _session(probe_address, 587, tls_context, server_name)
-    try:
-        replies = token_auth(smtp, "XOAUTH2", token_login["name"], other)
-    finally:
-        smtp.close()
+    replies = _login(probe_address, 587, tls_context, server_name, token_login["name"], other)
     assert replies[-1][0] == 535 and replies[-1][1].startswith("5.7.8"), replies
