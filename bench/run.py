@@ -8,7 +8,8 @@ Benches (bench/README.md says what each measures and why):
   throughput  2 KiB messages to the lab sink: (a) port 25, no TLS, no AUTH (the baseline; also
               Postfix's smtp-source into a local mailbox), (b) 587 STARTTLS + AUTH, 20 clients
               reusing their sessions, (c) 465 the same, (d) 587 with a new connection, handshake and
-              AUTH per message, (e) (d) with Dovecot's auth cache off; messages per second, p50/p95
+              AUTH per message, (e) (d) with Dovecot's auth cache off, (f) (d) with SHA512-CRYPT
+              hashes instead of ARGON2ID; messages per second, p50/p95
               latency, ratio to (a), the load client's CPU share, and every accepted message counted
               at the sink by Message-ID (none lost, none twice). Then an untrusted client (the sink
               host) against the per-client limits: accepted up to them, then 4xx, nothing lost.
@@ -236,8 +237,11 @@ def cpu_profile(before: dict[str, float], after: dict[str, float], top: int = 8)
             if value > 0}
 
 
-def auth_cache_size() -> str:
-    return podman_exec(MX, "doveconf -h auth_cache_size", check=False).strip()
+def dovecot_state() -> dict:
+    """What decides a login's cost: the auth cache's size and the scheme of the bench user's hash."""
+    out = podman_exec(MX, "doveconf -h auth_cache_size; grep -oE '^alice@lab.test:[{][A-Z0-9-]+[}]' "
+                          "/etc/dovecot/mailfort-users | cut -d: -f2", check=False).split()
+    return {"auth_cache_size": out[0] if out else None, "password_scheme": out[1] if len(out) > 1 else None}
 
 
 def converge_tags(tags: str, *extra: str) -> None:
@@ -271,6 +275,10 @@ def bench_throughput(args) -> dict:
             got = load(spec["mode"], spec["port"], clients, n, reuse=spec["reuse"], user=spec.get("user", ""),
                        host=spec.get("host"), container=spec.get("container"))
             got["server_cpu_s_by_command"] = cpu_profile(before, cpu_by_command())
+            if spec.get("user"):
+                # Dovecot's auth process (the login check, the password hash) per login of the run.
+                logins = clients if spec["reuse"] else n
+                got["auth_cpu_ms_per_login"] = round(1000 * got["server_cpu_s_by_command"].get("auth", 0) / logins, 1)
             got.update(sink_count(got["run_id"], got["accepted"]))
             runs.setdefault(name, []).append(got)
             check(f"{name}: every message accepted", got["accepted"] == n, json.dumps(got["refused"]))
@@ -281,15 +289,20 @@ def bench_throughput(args) -> dict:
 
     for name, spec in scenarios.items():
         measure(name, spec)
-    result["auth_cache_size_d"] = auth_cache_size()
-    if args.lab_up:
-        # (e) converges Dovecot twice: not on a lab this run does not own (CI's smoke).
-        result["e_587_new_connection_auth_cache_off"] = "not run with --lab-up (it converges Dovecot twice)"
-    else:
-        converge_tags("dovecot", "-e", "dovecot_auth_cache_size=0")
-        result["auth_cache_size_e"] = auth_cache_size()
+    result["dovecot_d"] = dovecot_state()
+    # (d) again with Dovecot changed one way: (e) the auth cache off, (f) SHA512-CRYPT hashes instead of
+    # ARGON2ID (what a login costs when hashing is cheap). Each converges the dovecot role with the change
+    # and then back (the hashes are made again): not on a lab this run does not own (CI's smoke).
+    variants = {"e_587_new_connection_auth_cache_off": "dovecot_auth_cache_size=0",
+                "f_587_new_connection_sha512_crypt": "dovecot_password_scheme=SHA512-CRYPT"}
+    for name, change in variants.items():
+        if args.lab_up:
+            result[name] = "not run with --lab-up (it converges Dovecot twice)"
+            continue
+        converge_tags("dovecot", "-e", change)
+        result[f"dovecot_{name[0]}"] = dovecot_state()
         try:
-            measure("e_587_new_connection_auth_cache_off", scenarios["d_587_new_connection_per_message"])
+            measure(name, scenarios["d_587_new_connection_per_message"])
         finally:
             converge_tags("dovecot")
     # Postfix's own client, on the mail server like (a)'s, the same way to the sink.
@@ -312,6 +325,8 @@ def bench_throughput(args) -> dict:
     for name, got in runs.items():
         entry = {key: figures([g[key] for g in got]) for key in
                  ("msgs_per_s", "latency_p50_ms", "latency_p95_ms", "client_cpu_share")}
+        if "auth_cpu_ms_per_login" in got[0]:
+            entry["auth_cpu_ms_per_login"] = figures([g["auth_cpu_ms_per_login"] for g in got])
         entry.update(server_cpu_s_by_command=got[-1]["server_cpu_s_by_command"],
                      accepted=[g["accepted"] for g in got], refused=[g["refused"] for g in got],
                      lost=sum(g["lost"] for g in got), duplicates=sum(g["duplicates"] for g in got))
