@@ -389,6 +389,24 @@ FAULTS = {
 }
 
 
+def log_kinds(lines: list[str], top: int = 6) -> dict[str, int]:
+    """Log lines counted by kind: addresses, queue ids and numbers replaced, the most frequent first."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        kind = re.sub(r"\[[0-9a-fA-F:.]+\]", "[ADDR]", line.strip())
+        kind = re.sub(r"\b[0-9A-F]{8,}\b", "QID", kind)
+        kind = re.sub(r"\d+", "N", kind)[:200]
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1])[:top])
+
+
+def server_warnings(since: float) -> dict[str, int]:
+    """The mail server's warnings, errors and fail2ban bans logged since `since` (epoch seconds), by kind."""
+    out = podman_exec(MX, f"journalctl --since @{int(since)} -o cat -q --no-pager "
+                          "| grep -E 'warning|error|fatal|panic|Ban ' || true", check=False)
+    return log_kinds(out.splitlines())
+
+
 def bench_faults(args) -> dict:
     results = {}
     for distro in [args.distro] if args.lab_up else args.distros:
@@ -418,6 +436,8 @@ def bench_faults(args) -> dict:
                 "refused": refusals, "examples": got["examples"],
                 "refusals_all_4xx_or_connection": all(not re.search(r" 5\d\d$", key) for key in refusals),
                 "recovery_s": round(recovered - fault_at, 2) if recovered else (0.0 if last_failure is None else None),
+                # What the mail server logged meanwhile: where a refusal or a slow recovery came from.
+                "server_warnings": server_warnings(fault_at - 1),
             }
             if fault == "postfix_reload_changed":
                 podman_exec(MX, f"postconf -e smtpd_banner={shlex.quote(banner)} && postfix reload")
@@ -531,7 +551,7 @@ def print_table(report: dict) -> None:
             rows.append((prefix, f"{value['median']} (min {value['min']}, max {value['max']})"))
         elif isinstance(value, dict):
             for key, item in value.items():
-                if key not in ("what", "values", "examples", "rerun_slowest_tasks"):
+                if key not in ("what", "values", "examples", "rerun_slowest_tasks", "server_warnings"):
                     walk(f"{prefix}.{key}" if prefix else key, item)
         elif isinstance(value, (int, float, str, bool)) or value is None:
             rows.append((prefix, str(value)))

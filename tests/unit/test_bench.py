@@ -151,6 +151,21 @@ Gathering Facts --------------------------------------------------------- 7.28s
     assert bench.slowest_tasks(output) == ["mailfort.mail.dovecot : Install Dovecot 8.59s", "Gathering Facts 7.28s"]
 
 
+def test_log_lines_are_counted_by_kind_without_addresses_ids_or_numbers():
+    lines = [
+        "warning: unknown[192.0.2.7]: SASL PLAIN authentication failed: Connection lost to authentication server",
+        "warning: unknown[2001:db8::7]: SASL PLAIN authentication failed: Connection lost to authentication server",
+        "4F2A1B3C9D: milter-reject: END-OF-MESSAGE from unknown[192.0.2.7]: 4.7.1 Service unavailable",
+        "warning: process /usr/lib/postfix/sbin/smtpd pid 4711 killed by signal 9",
+    ]
+    kinds = bench.log_kinds(lines)
+    assert next(iter(kinds.items())) == (
+        "warning: unknown[ADDR]: SASL PLAIN authentication failed: Connection lost to authentication server", 2)
+    assert "QID: milter-reject: END-OF-MESSAGE from unknown[ADDR]: N.N.N Service unavailable" in kinds
+    assert "warning: process /usr/lib/postfix/sbin/smtpd pid N killed by signal N" in kinds
+    assert len(bench.log_kinds(lines, top=1)) == 1
+
+
 def test_failed_checks_make_the_junit_report_and_the_exit_status(tmp_path):
     bench.CHECKS.clear()
     bench.check("lost nothing", True)
