@@ -101,7 +101,8 @@ MUTATIONS = {
 }
 
 # rspamd's milter is back (listening) before the guards run.
-_RSPAMD_UP = "for i in $(seq 60); do ss -Hltn 'sport = :11332' | grep -q . && break; sleep 1; done"
+_RSPAMD_UP = ("for i in $(seq 60); do (ss -Hlx; ss -Hltn 'sport = :11332') | grep -qE 'rspamd/milter[.]sock|:11332' "
+               "&& break; sleep 1; done")
 
 # Faults that are not Postfix settings: (break command, restore command, guards).
 COMMAND_MUTATIONS = {

@@ -19,6 +19,9 @@ from lab_hosts import PORT_MODES, PORT_SERVICES, SUBMISSION_PORTS, global_addres
 from smtp_probe import connect
 from test_auth import _wait_for
 
+# rspamd's milter listens (its Unix socket, or its TCP port when the socket is off).
+RSPAMD_LISTENING = "(ss -Hlx; ss -Hltn 'sport = :11332') | grep -qE 'rspamd/milter[.]sock|:11332'"
+
 
 def _message(from_lines: list[str], recipient: str, token: str) -> str:
     headers = "".join(f"{line}\r\n" for line in from_lines)
@@ -180,6 +183,22 @@ def test_rspamd_runs_no_stock_module_and_fetches_nothing(host):
     assert fetched == [], "rspamd loaded remote maps:\n" + "\n".join(fetched[:5])
 
 
+def test_only_postfix_reaches_the_rspamd_milter(host):
+    """rspamd's protocols have no authentication: its milter is a Unix socket that only group
+    postfix may use (the default), or else a loopback TCP port, never an outside address."""
+    milters = host.check_output("postconf -h mailfort_submission_milters")
+    rspamd = [m.strip() for m in milters.split(",") if "rspamd" in m or ":11332" in m]
+    assert rspamd, milters
+    if rspamd[0].startswith("unix:"):
+        socket = host.file("/var/spool/postfix/" + rspamd[0].removeprefix("unix:"))
+        directory = host.file(socket.path.rsplit("/", 1)[0])
+        assert (directory.user, directory.group, directory.mode) == ("_rspamd", "postfix", 0o2750)
+        assert socket.is_socket and (socket.group, socket.mode & 0o777) == ("postfix", 0o660)
+        assert socket.path in host.check_output("ss -Hlx"), "rspamd does not listen on its socket"
+    else:
+        assert rspamd[0].startswith(("inet:127.", "inet:[::1]")), rspamd
+
+
 # Lab: the message is delivered into the account's mailbox.
 @pytest.mark.lab
 def test_port_25_mail_is_not_held_to_a_login(person, probe_address, tls_context, server_name, foreign_domain):
@@ -212,7 +231,7 @@ def test_submission_fails_closed_while_rspamd_is_down(port, lab_only, host, pers
     finally:
         host.check_output("systemctl start rspamd")
         for _ in range(60):
-            if host.run("ss -Hltn 'sport = :11332'").stdout.strip():
+            if host.run(RSPAMD_LISTENING).rc == 0:
                 break
             time.sleep(1)
     assert 400 <= code < 500 and text.startswith("4."), (code, text)
