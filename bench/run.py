@@ -333,13 +333,21 @@ def bench_throughput(args) -> dict:
                  ("msgs_per_s", "latency_p50_ms", "latency_p95_ms", "client_cpu_share")}
         if "auth_cpu_ms_per_login" in got[0]:
             entry["auth_cpu_ms_per_login"] = figures([g["auth_cpu_ms_per_login"] for g in got])
+        if all(g.get("msgs_per_s_after_logins") for g in got):
+            # Reused sessions once all clients have logged in (the steady rate of a bulk sender).
+            entry["logins_done_s"] = figures([g["logins_done_s"] for g in got])
+            entry["msgs_per_s_after_logins"] = figures([g["msgs_per_s_after_logins"] for g in got])
         entry.update(server_cpu_s_by_command=got[-1]["server_cpu_s_by_command"],
                      accepted=[g["accepted"] for g in got], refused=[g["refused"] for g in got],
                      lost=sum(g["lost"] for g in got), duplicates=sum(g["duplicates"] for g in got))
         result["scenarios"][name] = entry
     base = result["scenarios"]["a_port25_plain"]["msgs_per_s"]["median"]
-    for entry in result["scenarios"].values():
+    # (a)'s sessions have no login: its rate once they are all open.
+    base_after = result["scenarios"]["a_port25_plain"].get("msgs_per_s_after_logins", {}).get("median")
+    for name, entry in result["scenarios"].items():
         entry["ratio_to_a"] = round(entry["msgs_per_s"]["median"] / base, 3) if base else None
+        if "msgs_per_s_after_logins" in entry and name != "a_port25_plain" and base_after:
+            entry["ratio_after_logins_to_a"] = round(entry["msgs_per_s_after_logins"]["median"] / base_after, 3)
     result["target_ratio_b_to_a"] = 0.5
     result["limits_untrusted"] = bench_limits(args)
     return result

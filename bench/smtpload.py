@@ -112,8 +112,10 @@ async def client(args, number: int, count: int, context, results: dict) -> None:
                 session = await open_session(args, context)
                 if args.reuse:
                     started = time.monotonic()
+                    results["sessions_ready"].append(started)
             await asyncio.wait_for(send_one(session, args, message(args, args.run_id, number, index)), args.timeout)
             results["accepted"] += 1
+            results["accepted_at"].append(time.monotonic())
             results["latencies"].append(time.monotonic() - started)
             if args.timeline:
                 results["timeline"].append((round(time.time(), 3), True))
@@ -152,7 +154,8 @@ async def main_async(args) -> dict:
     if args.mode != "plain":
         context = ssl.create_default_context(cafile=args.cafile)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-    results = {"accepted": 0, "refused": {}, "examples": [], "latencies": [], "timeline": []}
+    results = {"accepted": 0, "refused": {}, "examples": [], "latencies": [], "timeline": [], "sessions_ready": [],
+               "accepted_at": []}
     shares = [args.messages // args.clients + (1 if i < args.messages % args.clients else 0)
               for i in range(args.clients)]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -161,6 +164,12 @@ async def main_async(args) -> dict:
     elapsed = time.monotonic() - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     latencies = results.pop("latencies")
+    ended = started + elapsed
+    # Reused sessions: the rate once every client has logged in (the logins, each a password hash, come
+    # first and one after another in the server's auth process).
+    ready, accepted_at = results.pop("sessions_ready"), results.pop("accepted_at")
+    logins_done = max(ready) if args.reuse and ready else None
+    after = [t for t in accepted_at if logins_done is not None and t > logins_done]
     if not args.timeline:
         results.pop("timeline")
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
@@ -169,6 +178,9 @@ async def main_async(args) -> dict:
         "run_id": args.run_id, "messages": args.messages, "clients": args.clients, "mode": args.mode,
         "port": args.port, "reuse": args.reuse, "size": args.size, "elapsed_s": round(elapsed, 3),
         "msgs_per_s": round(results["accepted"] / elapsed, 2) if elapsed else 0.0,
+        "logins_done_s": round(logins_done - started, 3) if logins_done is not None else None,
+        "msgs_per_s_after_logins": (round(len(after) / (ended - logins_done), 2)
+                                    if after and ended > logins_done else None),
         "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
         "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "latency_max_ms": round(max(latencies, default=0.0) * 1000, 1),

@@ -104,6 +104,9 @@ def test_reused_sessions_send_every_message_once_each_with_its_id():
     assert len(ids) == len(set(ids)) == 10 and all("<t1." in i for i in ids)
     assert all(1900 <= len(body) <= 2200 for body in server.messages), [len(b) for b in server.messages]
     assert result["latency_p95_ms"] >= result["latency_p50_ms"] > 0
+    # All 4 sessions were ready before the last messages: a rate after the logins exists.
+    assert 0 < result["logins_done_s"] <= result["elapsed_s"]
+    assert result["msgs_per_s_after_logins"] > 0
 
 
 def test_a_new_connection_per_message_and_refusals_are_counted_by_stage_and_code():
@@ -112,6 +115,7 @@ def test_a_new_connection_per_message_and_refusals_are_counted_by_stage_and_code
     assert server.sessions == 9
     assert result["accepted"] == 6 and result["refused"] == {"message 451": 3}
     assert result["examples"][0].startswith("message: 451")
+    assert result["logins_done_s"] is None and result["msgs_per_s_after_logins"] is None, "no reused sessions"
 
 
 def test_a_wrong_password_is_a_refusal_not_a_crash():
