@@ -22,7 +22,8 @@ Benches (bench/README.md says what each measures and why):
 Every figure is measured here, now, on this machine; ratios compare figures of the same run.
 Writes .cache/bench/bench-<UTC time>.json (machine, commit, every figure with min/median/max over
 the repeats) and prints a table. --smoke runs each bench once with tiny counts (CI does, so the
-code stays alive: `tests/lab-run.sh`); its figures mean nothing.
+code stays alive: `tests/lab-run.sh`); converge and fleet then run only the playbook's tasks tagged
+always, and fleets of 1 and 2; its figures mean nothing.
 
 usage: bench/run.py [--smoke] [--only converge,throughput,fleet,faults,suite] [--repeats N]
                     [--distros debian12,debian13] [--keep]
@@ -53,6 +54,10 @@ LOAD = ROOT / "bench" / "smtpload.py"
 # Messages per run of the scenarios that log in for every message ((d), (e), (f)), at most.
 NEW_CONNECTION_MESSAGES = 300
 BENCHES = ["converge", "throughput", "fleet", "faults", "suite"]
+# In a smoke run the converge and fleet benches run only the playbook's tasks tagged always (facts, the
+# lab's own plays, every role's input checks): their code runs end to end in a minute or two, with hosts
+# from MAILFORT_LAB_IMAGE / MAILFORT_LAB_SINK_IMAGE when set (CI: the images of its converged lab).
+SMOKE_CONVERGE = "; SMOKE: --tags always only (facts, the lab's plays, the input checks), not a full converge"
 # The promises every bench run also checks (not the targets): (name, ok, detail).
 CHECKS: list[tuple[str, bool, str]] = []
 
@@ -112,6 +117,12 @@ def recap_changed(output: str) -> int:
     return sum(int(n) for n in re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", output, re.M))
 
 
+def recap_mail_servers(output: str) -> dict[str, bool]:
+    """The lab mail servers (mailfort-lab, mailfort-lab-N) in a run's recap: name -> neither failed nor unreachable."""
+    return {name: unreachable == failed == "0" for name, unreachable, failed in re.findall(
+        r"^(mailfort-lab(?:-\d+)?)\s+: ok=\d+\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)}
+
+
 def slowest_tasks(output: str, count: int = 8) -> list[str]:
     """profile_tasks' table at the end of a run."""
     lines = output.split("TASKS RECAP", 1)[-1].splitlines()
@@ -131,20 +142,21 @@ def bench_converge(args) -> dict:
     for repeat in range(args.repeats):
         lab("down", distro=args.distro)
         before = children_cpu()
-        _, took = lab("up", distro=args.distro)
+        _, took = lab("up", *args.converge_args, distro=args.distro)
         fresh.append(took)
         cpu_fresh.append(children_cpu() - before)
         before = children_cpu()
-        output, took = lab("up", distro=args.distro, profile=True)
+        output, took = lab("up", *args.converge_args, distro=args.distro, profile=True)
         rerun.append(took)
         cpu_rerun.append(children_cpu() - before)
         changed.append(recap_changed(output))
         profile = slowest_tasks(output)
         log(f"converge {repeat + 1}/{args.repeats}: fresh {fresh[-1]:.0f} s, re-run {rerun[-1]:.0f} s "
             f"(changed={changed[-1]})")
+    check("converge: the re-run changed nothing", all(c == 0 for c in changed), f"changed={changed}")
     return {
         "what": "make lab (lab/lab.sh up: playbooks/lab.yml on a mail server and a sink) from new containers, "
-                "then the same again at once",
+                "then the same again at once" + SMOKE_CONVERGE * args.smoke,
         "fresh_s": figures(fresh), "rerun_s": figures(rerun),
         "controller_cpu_fresh_s": figures(cpu_fresh), "controller_cpu_rerun_s": figures(cpu_rerun),
         "rerun_changed": changed,
@@ -381,13 +393,17 @@ def bench_fleet(args) -> dict:
     times = {}
     for size in sizes:
         lab("down", distro=args.distro, hosts=9)
-        _, took = lab("up", "-e", "mailfort_serial=100%", distro=args.distro, hosts=size)
+        output, took = lab("up", "-e", "mailfort_serial=100%", *args.converge_args, distro=args.distro, hosts=size)
         times[size] = took
+        servers = recap_mail_servers(output)
+        check(f"fleet of {size}: every mail server converged", len(servers) == size and all(servers.values()),
+              json.dumps(servers))
         log(f"fleet of {size}: {took:.0f} s")
     lab("down", distro=args.distro, hosts=9)
     one = times[sizes[0]]
     return {"what": "lab/lab.sh up with MAILFORT_LAB_MAIL_HOSTS=N from new containers, one converge, "
-                    "mailfort_serial=100% (every host in one batch), forks 10 (ansible.cfg)",
+                    "mailfort_serial=100% (every host in one batch), forks 10 (ansible.cfg)"
+                    + SMOKE_CONVERGE * args.smoke,
             "seconds": {str(k): round(v, 1) for k, v in times.items()},
             **{f"ratio_{k}_to_1": round(v / one, 3) for k, v in times.items() if k != 1},
             "target_ratio_8_to_1": 2.5}
@@ -517,6 +533,7 @@ def main(argv: list[str]) -> int:
     args.repeats = args.repeats or (1 if args.smoke else 3)
     args.messages = args.messages or (20 if args.smoke else 1000)
     args.distros = [d for d in args.distros.split(",") if d]
+    args.converge_args = ["--tags", "always"] if args.smoke else []
     args.distro = os.environ.get("MAILFORT_DISTRO", "debian12")
     if args.lab_up and set(args.only) & {"converge", "fleet"}:
         parser.error("converge and fleet bring labs up and down: not with --lab-up")

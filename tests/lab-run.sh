@@ -156,7 +156,10 @@ rolling_images() {
 }
 # Then the benchmarks' smoke run (bench/run.py --smoke --lab-up: throughput,
 # the untrusted client's limits, faults under load, tiny counts) on the first
-# of those servers, so the bench code stays alive; then the servers go.
+# of those servers, so the bench code stays alive; then the servers go, and the
+# converge and fleet benches' smoke run brings up new ones from the same images
+# (one server converged twice, then fleets of 1 and 2; the playbook's tasks
+# tagged always only: facts, the lab's plays, every role's input checks).
 rolling() {
   local rc=0
   # Below verify's priority (and the other lab's): it is not on the run's critical path.
@@ -166,6 +169,9 @@ rolling() {
   echo "--- bench smoke ---" >>"$logs/$scenario-$distro-rolling.log"
   MAILFORT_DISTRO=$distro nice -n 10 bench/run.py --smoke --lab-up --only throughput,faults,suite \
     --junit ".cache/junit/bench-smoke-$distro.xml" >>"$logs/$scenario-$distro-rolling.log" 2>&1 || rc=1
+  MAILFORT_DISTRO=$distro MAILFORT_LAB_IMAGE=$(rolling_image mx) MAILFORT_LAB_SINK_IMAGE=$(rolling_image sink) \
+    nice -n 10 bench/run.py --smoke --only converge,fleet --junit ".cache/junit/bench-smoke-converge-$distro.xml" \
+    >>"$logs/$scenario-$distro-rolling.log" 2>&1 || rc=1
   MAILFORT_LAB_MAIL_HOSTS=3 lab/lab.sh down >>"$logs/$scenario-$distro-rolling.log" 2>&1 || true
   return $rc
 }

@@ -176,3 +176,54 @@ def test_login_cannot_send_with_the_null_sender(port, person, probe_address, tls
               uuid.uuid4().hex)
     code, text = _refusal(error.value)
     assert code == 553 and "The null sender is not allowed on submission" in text, (port, code, text)
+
+
+# How soon after Dovecot is back a login must work again: Dovecot's start plus Postfix's
+# service_throttle_time (mailfort: 10s), with room for a busy machine; Postfix's default 60 s fails it.
+RECOVERY_SECONDS = 30
+
+
+def _login_works(port, person, probe_address, tls_context, server_name) -> str:
+    """'' when a new session logs in, else what went wrong."""
+    try:
+        smtp = connect(probe_address, port, PORT_MODES[port], tls_context, server_name, timeout=5)
+    except (OSError, smtplib.SMTPException) as error:
+        return f"{type(error).__name__}: {error}"
+    try:
+        code, text = smtp.login(person["name"], person["password"])
+        return "" if code == 235 else f"AUTH: {code} {text.decode()}"
+    except (OSError, smtplib.SMTPException) as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        smtp.close()
+
+
+def test_submission_logs_in_again_soon_after_dovecot_was_down(lab_only, host, person, probe_address, tls_context,
+                                                               server_name):
+    """While Dovecot (the SASL server) is down, new submission sessions cannot log in; Postfix 3.7's
+    smtpd even exits with 'fatal: no SASL authentication mechanisms', and its master then holds the
+    service back for service_throttle_time ('bad command startup -- throttling'), 60 s by default. A
+    Dovecot restart (an upgrade, mailfort's own handler) must not stop submission for a minute:
+    once Dovecot is back, a new session on each submission port logs in within RECOVERY_SECONDS."""
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    host.check_output("systemctl stop dovecot")
+    try:
+        # New sessions while the auth socket is gone (on Postfix 3.7 each smtpd that starts dies).
+        down = [(port, _login_works(port, person, probe_address, tls_context, server_name))
+                for port in SUBMISSION_PORTS for _ in range(3)]
+    finally:
+        host.check_output("systemctl start dovecot")
+    started = time.monotonic()
+    assert all(error for _, error in down), f"a login worked while Dovecot was stopped: {down}"
+    errors = {}
+    while time.monotonic() - started < RECOVERY_SECONDS:
+        errors = {port: error for port in SUBMISSION_PORTS
+                  if (error := _login_works(port, person, probe_address, tls_context, server_name))}
+        if not errors:
+            break
+        time.sleep(1)
+    log = host.check_output(f"journalctl --no-pager --since '{since}' "
+                            "| grep -E 'throttling|no SASL authentication mechanisms' | tail -n 4 || true")
+    assert not errors, (f"{RECOVERY_SECONDS} s after Dovecot started, logins still fail: {errors}; "
+                        f"service_throttle_time={host.check_output('postconf -h service_throttle_time')}; "
+                        f"Postfix logged: {log}")

@@ -152,6 +152,9 @@ mailfort.mail.dovecot : Install Dovecot --------------------------------- 8.59s
 Gathering Facts --------------------------------------------------------- 7.28s
 """
     assert bench.recap_changed(output) == 2
+    assert bench.recap_mail_servers(output) == {"mailfort-lab": True}
+    fleet = output + "mailfort-lab-2             : ok=9    changed=0    unreachable=0    failed=1\n"
+    assert bench.recap_mail_servers(fleet) == {"mailfort-lab": True, "mailfort-lab-2": False}
     assert bench.slowest_tasks(output) == ["mailfort.mail.dovecot : Install Dovecot 8.59s", "Gathering Facts 7.28s"]
 
 
