@@ -47,32 +47,8 @@ def opendkim_key_plan(domains: Sequence, selector: str, published: Sequence = ()
     }
 
 
-_INET = re.compile(r"inet(6?):([0-9]{1,5})@(\S+)\Z")
-
-
-def opendkim_postfix_milter(socket: object, queue_directory: str = "/var/spool/postfix") -> str:
-    """The address Postfix's (chrooted) smtpd uses to reach OpenDKIM's Socket setting."""
-    text = socket.strip() if isinstance(socket, str) else ""
-    queue = queue_directory.rstrip("/") + "/"
-    if text.startswith("local:"):
-        path = text[len("local:"):]
-        if not path.startswith(queue) or len(path) <= len(queue):
-            raise AnsibleFilterError(
-                f"opendkim_socket {socket!r}: Postfix's chrooted smtpd reaches a Unix socket only inside its "
-                f"queue directory {queue_directory}; put the socket there (or use inet:PORT@ADDRESS)")
-        return "unix:" + path[len(queue):]
-    match = _INET.match(text)
-    if match:
-        family, port, address = match.groups()
-        if not 0 < int(port) < 65536:
-            raise AnsibleFilterError(f"opendkim_socket {socket!r}: port {port} is out of range")
-        address = "localhost" if address in ("localhost", "") else address
-        return f"inet:[{address}]:{port}" if family == "6" or ":" in address else f"inet:{address}:{port}"
-    raise AnsibleFilterError(f"opendkim_socket must be local:/path or inet:PORT@ADDRESS, got {socket!r}")
-
-
 class FilterModule:
     """Filters of the opendkim role."""
 
     def filters(self):
-        return {"opendkim_key_plan": opendkim_key_plan, "opendkim_postfix_milter": opendkim_postfix_milter}
+        return {"opendkim_key_plan": opendkim_key_plan}

@@ -207,6 +207,32 @@ def postfix_virtual_aliases(accounts: Sequence, domains: Sequence, postmaster: s
     return dict(sorted(table.items()))
 
 
+_MILTER_INET = re.compile(r"inet(6?):([0-9]{1,5})@(\S+)\Z")
+
+
+def postfix_milter(socket: object, variable: str = "the milter socket",
+                   queue_directory: str = "/var/spool/postfix") -> str:
+    """The address Postfix's (chrooted) smtpd uses to reach a milter's socket, given as OpenDKIM's Socket
+    setting is: local:/path (inside the queue directory) or inet:PORT@ADDRESS; errors name `variable`."""
+    text = socket.strip() if isinstance(socket, str) else ""
+    queue = queue_directory.rstrip("/") + "/"
+    if text.startswith("local:"):
+        path = text[len("local:"):]
+        if not path.startswith(queue) or len(path) <= len(queue):
+            raise AnsibleFilterError(
+                f"{variable} {path!r}: Postfix's chrooted smtpd reaches a Unix socket only inside its "
+                f"queue directory {queue_directory}; put the socket there (or use TCP on loopback)")
+        return "unix:" + path[len(queue):]
+    match = _MILTER_INET.match(text)
+    if match:
+        family, port, address = match.groups()
+        if not 0 < int(port) < 65536:
+            raise AnsibleFilterError(f"{variable} {socket!r}: port {port} is out of range")
+        address = "localhost" if address in ("localhost", "") else address
+        return f"inet:[{address}]:{port}" if family == "6" or ":" in address else f"inet:{address}:{port}"
+    raise AnsibleFilterError(f"{variable} must be local:/path or inet:PORT@ADDRESS, got {socket!r}")
+
+
 class FilterModule:
     """Postfix configuration filters."""
 
@@ -219,4 +245,5 @@ class FilterModule:
             "postfix_domain_names": postfix_domain_names,
             "postfix_sender_logins": postfix_sender_logins,
             "postfix_virtual_aliases": postfix_virtual_aliases,
+            "postfix_milter": postfix_milter,
         }

@@ -70,30 +70,3 @@ def test_selector_lists_must_be_lists(plan):
 def test_a_selector_cannot_be_live_and_retired(plan, published, retired):
     with pytest.raises(AnsibleFilterError, match=r"opendkim_selectors_retired: .* live or retired, not both"):
         plan(["example.com"], "mail", published, retired)
-
-
-@pytest.fixture
-def milter(filters):
-    return filters["opendkim_postfix_milter"]
-
-
-@pytest.mark.parametrize("socket,expected", [
-    ("local:/var/spool/postfix/opendkim/opendkim.sock", "unix:opendkim/opendkim.sock"),
-    ("local:/var/spool/postfix/private/dkim", "unix:private/dkim"),
-    ("inet:8891@127.0.0.1", "inet:127.0.0.1:8891"),
-    ("inet:8891@localhost", "inet:localhost:8891"),
-    ("inet6:8891@::1", "inet:[::1]:8891"),
-])
-def test_postfix_reaches_the_socket_at(milter, socket, expected):
-    assert milter(socket) == expected
-
-
-@pytest.mark.parametrize("socket", ["local:/run/opendkim/opendkim.sock", "local:/var/spool/postfix/",
-                                    "inet:0@127.0.0.1", "inet:99999@127.0.0.1", "unix:/x", "", None])
-def test_sockets_postfix_cannot_reach_are_refused_naming_the_variable(milter, socket):
-    with pytest.raises(AnsibleFilterError, match="opendkim_socket"):
-        milter(socket)
-
-
-def test_another_queue_directory(milter):
-    assert milter("local:/srv/postfix/dkim.sock", queue_directory="/srv/postfix/") == "unix:dkim.sock"

@@ -164,3 +164,34 @@ def test_virtual_aliases_refuse_bad_input_naming_the_variable(filters, postmaste
     with pytest.raises(AnsibleFilterError, match=needle):
         filters["postfix_virtual_aliases"]([ALICE, APP], ["example.com"], postmaster, ["postmaster", "abuse"], [],
                                            aliases)
+
+
+@pytest.fixture
+def milter(filters):
+    return filters["postfix_milter"]
+
+
+@pytest.mark.parametrize("socket,expected", [
+    ("local:/var/spool/postfix/opendkim/opendkim.sock", "unix:opendkim/opendkim.sock"),
+    ("local:/var/spool/postfix/rspamd/milter.sock", "unix:rspamd/milter.sock"),
+    ("local:/var/spool/postfix/private/dkim", "unix:private/dkim"),
+    ("inet:8891@127.0.0.1", "inet:127.0.0.1:8891"),
+    ("inet:8891@localhost", "inet:localhost:8891"),
+    ("inet6:8891@::1", "inet:[::1]:8891"),
+    ("inet:11332@::1", "inet:[::1]:11332"),
+])
+def test_postfix_reaches_the_milter_socket_at(milter, socket, expected):
+    assert milter(socket) == expected
+
+
+@pytest.mark.parametrize("variable", ["opendkim_socket", "rspamd_milter_socket"])
+@pytest.mark.parametrize("socket", ["local:/run/opendkim/opendkim.sock", "local:/var/spool/postfix/",
+                                    "local:/var/spool/postfixes/x.sock", "inet:0@127.0.0.1",
+                                    "inet:99999@127.0.0.1", "unix:/x", "", None])
+def test_milter_sockets_postfix_cannot_reach_are_refused_naming_the_variable(milter, socket, variable):
+    with pytest.raises(AnsibleFilterError, match=variable):
+        milter(socket, variable)
+
+
+def test_a_milter_socket_in_another_queue_directory(milter):
+    assert milter("local:/srv/postfix/dkim.sock", queue_directory="/srv/postfix/") == "unix:dkim.sock"
