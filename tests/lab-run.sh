@@ -158,7 +158,7 @@ rolling_images() {
 # the untrusted client's limits, faults under load, tiny counts) on the first
 # of those servers, so the bench code stays alive; then the servers go, and the
 # converge and fleet benches' smoke run brings up new ones from the same images
-# (one server converged twice, then fleets of 1 and 2; the playbook's tasks
+# (one server converged twice, also the fleet of 1, then a fleet of 2; the playbook's tasks
 # tagged always only: facts, the lab's plays, every role's input checks).
 rolling() {
   local rc=0
