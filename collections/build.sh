@@ -23,7 +23,7 @@ mkdir -p "$stage"
 cp -RL "$source/." "$stage/"
 # LAB ONLY content stays in the repository: the lab's roles (sink, nameserver,
 # resolver) and the playbooks that converge the lab or make its CA.
-rm -rf "$stage"/roles/lab_* "$stage/playbooks/lab.yml" "$stage/playbooks/lab-ca.yml"
+rm -rf "$stage"/roles/lab_* "$stage"/playbooks/lab.yml "$stage"/playbooks/lab-*.yml
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 # A collection's playbook names are identifiers: playbooks/dns-records.yml is
 # mailfort.mail.dns_records.
