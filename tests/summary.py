@@ -60,8 +60,9 @@ def expected_reports(scenario: str, distros: list[str], mutations_on: str, rolli
     # The rolling deploy writes its checks as a report of their own (tests/rolling_deploy.py --junit).
     if rolling_on and rolling_on in distros:
         names.append(f"rolling-{rolling_on}.xml")
-        # ...and then the benchmarks' smoke run on its servers (bench/run.py --smoke --lab-up --junit).
-        names.append(f"bench-smoke-{rolling_on}.xml")
+        # ...and then the benchmarks' smoke run on its servers (bench/run.py --smoke --lab-up --junit),
+        # and that of the converge and fleet benches on new hosts from their images.
+        names += [f"bench-smoke-{rolling_on}.xml", f"bench-smoke-converge-{rolling_on}.xml"]
     # The external audit tier runs in its own step on every lab (tests/lab-run.sh: audit).
     names += [f"audit-{distro}.xml" for distro in distros]
     if mutations_on and mutations_on in distros:

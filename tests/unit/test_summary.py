@@ -146,5 +146,9 @@ def test_a_missing_rolling_report_is_red(run):
                              now=1600, rolling_on="debian13")[1]
     assert any("bench-smoke-debian13.xml is missing" in p for p in problems), problems
     _report(run.junit / "bench-smoke-debian13.xml", {"a_port25_plain: every message accepted": "passed"})
+    problems = summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30,
+                             now=1600, rolling_on="debian13")[1]
+    assert any("bench-smoke-converge-debian13.xml is missing" in p for p in problems), problems
+    _report(run.junit / "bench-smoke-converge-debian13.xml", {"converge: the re-run changed nothing": "passed"})
     assert summary.judge(run.junit, run.junit.parent / "timings", "topology", DISTROS, "debian12", 30, now=1600,
                          rolling_on="debian13")[1] == []
